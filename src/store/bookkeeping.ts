@@ -65,7 +65,12 @@ export function prepareBookkeeping(f: H5File, tracked: string[], state: FileStat
   f.writeAttrs(BOOK_GROUP, { format: FORMAT, state, tracked, stagelab_version: VERSION });
 }
 
-export function writeCommit(f: H5File, sequence: number, tracked: string[], lengths: Map<string, number>): void {
+export function writeCommit(
+  f: H5File,
+  sequence: number,
+  tracked: string[],
+  lengths: Map<string, number>,
+): void {
   const vec = new BigInt64Array(1 + tracked.length);
   vec[0] = BigInt(sequence);
   tracked.forEach((p, i) => {

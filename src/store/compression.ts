@@ -4,12 +4,7 @@
  */
 import { InvalidArgumentError } from "./errors.js";
 
-export type Compression =
-  | "none"
-  | "gzip"
-  | { gzip: number }
-  | "zstd"
-  | { zstd: number };
+export type Compression = "none" | "gzip" | { gzip: number } | "zstd" | { zstd: number };
 
 export const FILTER_DEFLATE = 1;
 export const FILTER_ZSTD = 32015;
@@ -19,19 +14,29 @@ export interface FilterChoice {
   options: number[];
 }
 
-export function filterFor(c: Compression | undefined, file: string, dataset: string): FilterChoice | null {
+export function filterFor(
+  c: Compression | undefined,
+  file: string,
+  dataset: string,
+): FilterChoice | null {
   if (c === undefined || c === "none") return null;
   if (c === "gzip") return { id: FILTER_DEFLATE, options: [4] };
   if (c === "zstd") return { id: FILTER_ZSTD, options: [3] };
   if (typeof c === "object" && "gzip" in c) {
     if (!Number.isInteger(c.gzip) || c.gzip < 0 || c.gzip > 9) {
-      throw new InvalidArgumentError(`gzip level must be an integer 0-9, got ${c.gzip}`, { file, dataset });
+      throw new InvalidArgumentError(`gzip level must be an integer 0-9, got ${c.gzip}`, {
+        file,
+        dataset,
+      });
     }
     return { id: FILTER_DEFLATE, options: [c.gzip] };
   }
   if (typeof c === "object" && "zstd" in c) {
     if (!Number.isInteger(c.zstd) || c.zstd < 1 || c.zstd > 22) {
-      throw new InvalidArgumentError(`zstd level must be an integer 1-22, got ${c.zstd}`, { file, dataset });
+      throw new InvalidArgumentError(`zstd level must be an integer 1-22, got ${c.zstd}`, {
+        file,
+        dataset,
+      });
     }
     return { id: FILTER_ZSTD, options: [c.zstd] };
   }
@@ -39,7 +44,9 @@ export function filterFor(c: Compression | undefined, file: string, dataset: str
 }
 
 /** A readable name for a filter pipeline, for summaries and the viewer's tree. */
-export function describeFilters(filters: { id: number; name: string; options: number[] }[]): string {
+export function describeFilters(
+  filters: { id: number; name: string; options: number[] }[],
+): string {
   if (filters.length === 0) return "none";
   return filters
     .map((f) => {

@@ -97,11 +97,20 @@ export function isDType(x: unknown): x is DType {
 /** A typed array of `nElements` elements (2x entries for complex). */
 export function allocate<D extends DType>(dtype: D, nElements: number): TypedArrayFor[D] {
   const { ctor, lanes: l } = INFO[dtype];
-  return new ctor(new ArrayBuffer(nElements * INFO[dtype].itemBytes), 0, nElements * l) as TypedArrayFor[D];
+  return new ctor(
+    new ArrayBuffer(nElements * INFO[dtype].itemBytes),
+    0,
+    nElements * l,
+  ) as TypedArrayFor[D];
 }
 
 /** View bytes as the dtype's typed array (no copy; offset must be aligned). */
-export function view<D extends DType>(dtype: D, buffer: ArrayBuffer, byteOffset: number, nElements: number): TypedArrayFor[D] {
+export function view<D extends DType>(
+  dtype: D,
+  buffer: ArrayBuffer,
+  byteOffset: number,
+  nElements: number,
+): TypedArrayFor[D] {
   const { ctor, lanes: l } = INFO[dtype];
   return new ctor(buffer, byteOffset, nElements * l) as TypedArrayFor[D];
 }
@@ -129,7 +138,12 @@ function scalarMeta(dtype: Exclude<DType, "complex64" | "complex128">): ScalarMe
   if (dtype === "float32") return { ...base, type: H5T_FLOAT, size: 4, signed: true };
   if (dtype === "float64") return { ...base, type: H5T_FLOAT, size: 8, signed: true };
   if (dtype === "bool") return { ...base, type: H5T_INTEGER, size: 1, signed: false };
-  return { ...base, type: H5T_INTEGER, size: INFO[dtype].itemBytes, signed: dtype.startsWith("int") };
+  return {
+    ...base,
+    type: H5T_INTEGER,
+    size: INFO[dtype].itemBytes,
+    signed: dtype.startsWith("int"),
+  };
 }
 
 /** The HDF5 metadata h5wasm needs to create a dataset or attribute of this dtype. */

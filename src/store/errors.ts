@@ -69,3 +69,24 @@ export class InvalidArgumentError extends StoreError {}
 export class HDF5CallError extends StoreError {}
 /** The file's superblock says a writer still has it open, or died with it open. */
 export class WriterCrashedError extends StoreError {}
+
+/** Error classes by name, to rebuild a typed error that crossed a thread boundary. */
+export const STORE_ERROR_CLASSES: Record<
+  string,
+  new (problem: string, ctx: StoreErrorContext) => StoreError
+> = {
+  StoreError,
+  FileNotFoundError,
+  DatasetNotFoundError,
+  DatasetExistsError,
+  ShapeMismatchError,
+  DtypeMismatchError,
+  UnsupportedDtypeError,
+  SliceOutOfRangeError,
+  CorruptFileError,
+  LayoutFrozenError,
+  StoreClosedError,
+  InvalidArgumentError,
+  HDF5CallError,
+  WriterCrashedError,
+};

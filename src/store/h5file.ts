@@ -4,7 +4,13 @@
  * Every failure becomes a typed StoreError naming the file and the object.
  */
 import fs from "node:fs";
-import { H5CallFailure, H5S_UNLIMITED, MAX_CALL_BYTES, type H5Lib, type Metadata } from "./h5lib.js";
+import {
+  H5CallFailure,
+  H5S_UNLIMITED,
+  MAX_CALL_BYTES,
+  type H5Lib,
+  type Metadata,
+} from "./h5lib.js";
 import {
   CorruptFileError,
   DatasetNotFoundError,
@@ -33,7 +39,8 @@ const H5O_TYPE_DATASET = 1;
 const H5T_STRING = 3;
 
 export function normalizeObjectPath(p: string): string {
-  if (typeof p !== "string" || p.length === 0) throw new TypeError("object path must be a non-empty string");
+  if (typeof p !== "string" || p.length === 0)
+    throw new TypeError("object path must be a non-empty string");
   const parts = p.split("/").filter((s) => s.length > 0);
   return "/" + parts.join("/");
 }
@@ -75,7 +82,9 @@ export class H5File {
     const creating = mode === "w" || mode === "x";
     const libver = creating ? M.H5F_LIBVER_V110 : -1;
     try {
-      const fid = lib.call(() => M.open(path, modeFlag, false, libver, creating ? M.H5F_LIBVER_LATEST : -1));
+      const fid = lib.call(() =>
+        M.open(path, modeFlag, false, libver, creating ? M.H5F_LIBVER_LATEST : -1),
+      );
       return new H5File(lib, path, mode, fid);
     } catch (e) {
       throw openError(path, e);
@@ -103,7 +112,11 @@ export class H5File {
       return this.lib.call(fn);
     } catch (e) {
       if (e instanceof H5CallFailure) {
-        throw new HDF5CallError(`${what} failed`, { file: this.path, dataset: objectPath, hdf5Detail: e.detail });
+        throw new HDF5CallError(`${what} failed`, {
+          file: this.path,
+          dataset: objectPath,
+          hdf5Detail: e.detail,
+        });
       }
       throw e;
     }
@@ -121,7 +134,11 @@ export class H5File {
       let t: number;
       try {
         t = this.lib.call(() => {
-          const names = this.lib.M.get_names(this.fid, prefix.slice(0, prefix.lastIndexOf("/")) || "/", false);
+          const names = this.lib.M.get_names(
+            this.fid,
+            prefix.slice(0, prefix.lastIndexOf("/")) || "/",
+            false,
+          );
           return names.includes(part) ? this.lib.M.get_type(this.fid, prefix) : -2;
         });
       } catch {
@@ -140,10 +157,13 @@ export class H5File {
     const p = normalizeObjectPath(objectPath);
     const k = this.kind(p);
     if (k !== "dataset") {
-      throw new DatasetNotFoundError(k === "missing" ? "no such dataset" : `is a ${k}, not a dataset`, {
-        file: this.path,
-        dataset: p,
-      });
+      throw new DatasetNotFoundError(
+        k === "missing" ? "no such dataset" : `is a ${k}, not a dataset`,
+        {
+          file: this.path,
+          dataset: p,
+        },
+      );
     }
     return p;
   }
@@ -156,24 +176,33 @@ export class H5File {
   }
 
   metadata(dsPath: string): Metadata {
-    return this.run("reading dataset metadata", dsPath, () => this.lib.M.get_dataset_metadata(this.fid, dsPath));
+    return this.run("reading dataset metadata", dsPath, () =>
+      this.lib.M.get_dataset_metadata(this.fid, dsPath),
+    );
   }
 
   layout(dsPath: string): DatasetLayout {
     const meta = this.metadata(dsPath);
     const dtype = dtypeFromMetadata(meta);
     if (typeof dtype !== "string") {
-      throw new UnsupportedDtypeError(`element type ${dtype.unsupported} is not an array dtype the store reads`, {
-        file: this.path,
-        dataset: dsPath,
-      });
+      throw new UnsupportedDtypeError(
+        `element type ${dtype.unsupported} is not an array dtype the store reads`,
+        {
+          file: this.path,
+          dataset: dsPath,
+        },
+      );
     }
-    const filters = this.run("reading filters", dsPath, () => this.lib.M.get_dataset_filters(this.fid, dsPath));
+    const filters = this.run("reading filters", dsPath, () =>
+      this.lib.M.get_dataset_filters(this.fid, dsPath),
+    );
     const shape = (meta.shape ?? []).map(Number);
     return {
       dtype: this.boolTagged(dsPath, dtype),
       shape,
-      maxshape: (meta.maxshape ?? shape).map((d) => (BigInt(d) >= H5S_UNLIMITED || d > Number.MAX_SAFE_INTEGER ? null : Number(d))),
+      maxshape: (meta.maxshape ?? shape).map((d) =>
+        BigInt(d) >= H5S_UNLIMITED || d > Number.MAX_SAFE_INTEGER ? null : Number(d),
+      ),
       chunks: meta.chunks ? meta.chunks.map(Number) : null,
       filters: filters.map((f) => ({ id: f.id, name: f.name, options: [...f.cd_values] })),
     };
@@ -220,13 +249,18 @@ export class H5File {
     const initial = empty ? shape : shape.map(() => 0);
     const ptr = this.lib.scratch(16);
     this.run("creating dataset", dsPath, () =>
-      M.create_dataset(this.fid, dsPath, BigInt(ptr), { ...meta, shape: initial.map(BigInt) } as never),
+      M.create_dataset(this.fid, dsPath, BigInt(ptr), {
+        ...meta,
+        shape: initial.map(BigInt),
+      } as never),
     );
     if (!empty) this.resize(dsPath, shape);
   }
 
   resize(dsPath: string, shape: number[]): void {
-    this.run("resizing dataset", dsPath, () => this.lib.M.resize_dataset(this.fid, dsPath, shape.map(BigInt)));
+    this.run("resizing dataset", dsPath, () =>
+      this.lib.M.resize_dataset(this.fid, dsPath, shape.map(BigInt)),
+    );
   }
 
   flush(): void {
@@ -242,15 +276,35 @@ export class H5File {
    * Transfers larger than the per-call limit are split along the outermost axis that has
    * more than one element, so no single WASM call exceeds MAX_CALL_BYTES.
    */
-  readHyperslab(dsPath: string, start: number[], count: number[], out: Uint8Array, step?: number[]): void {
+  readHyperslab(
+    dsPath: string,
+    start: number[],
+    count: number[],
+    out: Uint8Array,
+    step?: number[],
+  ): void {
     this.transfer(dsPath, start, count, step ?? count.map(() => 1), out, false);
   }
 
   writeHyperslab(dsPath: string, start: number[], count: number[], data: Uint8Array): void {
-    this.transfer(dsPath, start, count, count.map(() => 1), data, true);
+    this.transfer(
+      dsPath,
+      start,
+      count,
+      count.map(() => 1),
+      data,
+      true,
+    );
   }
 
-  private transfer(dsPath: string, start: number[], count: number[], step: number[], bytes: Uint8Array, write: boolean): void {
+  private transfer(
+    dsPath: string,
+    start: number[],
+    count: number[],
+    step: number[],
+    bytes: Uint8Array,
+    write: boolean,
+  ): void {
     const n = count.reduce((a, b) => a * b, 1);
     if (n === 0) return;
     const itemBytes = bytes.byteLength / n;
@@ -263,9 +317,13 @@ export class H5File {
       const stride = step.map(BigInt);
       if (write) {
         this.lib.heap().set(slabBytes, ptr);
-        this.run("writing data", dsPath, () => M.set_dataset_data(this.fid, dsPath, cnt, offset, stride, BigInt(ptr)));
+        this.run("writing data", dsPath, () =>
+          M.set_dataset_data(this.fid, dsPath, cnt, offset, stride, BigInt(ptr)),
+        );
       } else {
-        this.run("reading data", dsPath, () => M.get_dataset_data(this.fid, dsPath, cnt, offset, stride, BigInt(ptr)));
+        this.run("reading data", dsPath, () =>
+          M.get_dataset_data(this.fid, dsPath, cnt, offset, stride, BigInt(ptr)),
+        );
         slabBytes.set(this.lib.heap().subarray(ptr, ptr + slab.byteLength));
       }
     }
@@ -314,21 +372,27 @@ export class H5File {
 
   private readRawAttr(p: string, name: string): AttrValue | undefined {
     const M = this.lib.M;
-    const meta = this.run("reading attribute", `${p}@${name}`, () => M.get_attribute_metadata(this.fid, p, name));
+    const meta = this.run("reading attribute", `${p}@${name}`, () =>
+      M.get_attribute_metadata(this.fid, p, name),
+    );
     const shape = meta.shape;
     if (!shape) return undefined;
     const n = shape.reduce((a, b) => a * b, 1);
     const nbytes = meta.size * n;
     const ptr = M._malloc(Math.max(nbytes, 8));
     try {
-      this.run("reading attribute", `${p}@${name}`, () => M.get_attribute_data(this.fid, p, name, BigInt(ptr)));
+      this.run("reading attribute", `${p}@${name}`, () =>
+        M.get_attribute_data(this.fid, p, name, BigInt(ptr)),
+      );
       const bytes = M.HEAPU8.slice(ptr, ptr + nbytes);
       if (meta.type === H5T_STRING) {
         const strings: string[] = [];
         if (meta.vlen) {
           const ptrs = new Uint32Array(bytes.buffer, 0, n);
           for (const sp of ptrs) strings.push(sp ? M.UTF8ToString(sp) : "");
-          this.run("freeing attribute", `${p}@${name}`, () => M.reclaim_vlen_memory(this.fid, p, name, BigInt(ptr)));
+          this.run("freeing attribute", `${p}@${name}`, () =>
+            M.reclaim_vlen_memory(this.fid, p, name, BigInt(ptr)),
+          );
         } else {
           const dec = new TextDecoder();
           for (let i = 0; i < n; i++) {
@@ -342,14 +406,26 @@ export class H5File {
       const dtype = dtypeFromMetadata(meta);
       if (typeof dtype !== "string" || dtype.startsWith("complex")) return undefined;
       const ctor = {
-        int8: Int8Array, uint8: Uint8Array, bool: Uint8Array, int16: Int16Array, uint16: Uint16Array,
-        int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
-        float32: Float32Array, float64: Float64Array,
+        int8: Int8Array,
+        uint8: Uint8Array,
+        bool: Uint8Array,
+        int16: Int16Array,
+        uint16: Uint16Array,
+        int32: Int32Array,
+        uint32: Uint32Array,
+        int64: BigInt64Array,
+        uint64: BigUint64Array,
+        float32: Float32Array,
+        float64: Float64Array,
       }[dtype as Exclude<DType, "complex64" | "complex128">];
       const arr = new ctor(bytes.buffer, 0, n);
       if (shape.length === 0) {
         const v = arr[0]!;
-        return typeof v === "bigint" && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+        return typeof v === "bigint" &&
+          v >= BigInt(Number.MIN_SAFE_INTEGER) &&
+          v <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Number(v)
+          : v;
       }
       return arr as TypedArray;
     } finally {
@@ -362,7 +438,11 @@ export class H5File {
     const types = this.attrTypes(p);
     let typesChanged = false;
     for (const [name, value] of Object.entries(attrs)) {
-      if (name === ATTR_TYPES) throw new InvalidArgumentError(`attribute name ${ATTR_TYPES} is reserved`, { file: this.path, dataset: p });
+      if (name === ATTR_TYPES)
+        throw new InvalidArgumentError(`attribute name ${ATTR_TYPES} is reserved`, {
+          file: this.path,
+          dataset: p,
+        });
       const tag = this.writeAttr(p, name, value);
       if (types[name] !== tag) {
         if (tag) types[name] = tag;
@@ -391,8 +471,14 @@ export class H5File {
     const strings = (arr: string[], shape: number[]) =>
       this.run("writing attribute", where, () =>
         M.create_vlen_str_attribute(this.fid, p, name, arr, {
-          type: H5T_STRING, size: 4, signed: false, littleEndian: true, vlen: true, cset: 1,
-          shape: shape.map(BigInt), maxshape: shape.map(BigInt),
+          type: H5T_STRING,
+          size: 4,
+          signed: false,
+          littleEndian: true,
+          vlen: true,
+          cset: 1,
+          shape: shape.map(BigInt),
+          maxshape: shape.map(BigInt),
         } as never),
       );
     const numeric = (dtype: DType, bytes: Uint8Array, shape: number[]) => {
@@ -400,7 +486,9 @@ export class H5File {
       this.lib.heap().set(bytes, ptr);
       this.run("writing attribute", where, () =>
         M.create_attribute(this.fid, p, name, BigInt(ptr), {
-          ...h5TypeMetadata(dtype), shape: shape.map(BigInt), maxshape: shape.map(BigInt),
+          ...h5TypeMetadata(dtype),
+          shape: shape.map(BigInt),
+          maxshape: shape.map(BigInt),
         } as never),
       );
     };
@@ -505,8 +593,15 @@ export function splitSlabs(
 /** Turn a failed open into the error a user can act on. */
 function openError(path: string, e: unknown): StoreError {
   const detail = e instanceof H5CallFailure ? e.detail : String(e);
-  if (/signature not found|truncated|bad object header|corrupt|unable to read superblock|checksum/i.test(detail)) {
-    return new CorruptFileError("not a readable HDF5 file (truncated or damaged)", { file: path, hdf5Detail: detail });
+  if (
+    /signature not found|truncated|bad object header|corrupt|unable to read superblock|checksum/i.test(
+      detail,
+    )
+  ) {
+    return new CorruptFileError("not a readable HDF5 file (truncated or damaged)", {
+      file: path,
+      hdf5Detail: detail,
+    });
   }
   if (/already open|consistency flags|file locking/i.test(detail)) {
     return new WriterCrashedError(
@@ -514,6 +609,7 @@ function openError(path: string, e: unknown): StoreError {
       { file: path, hdf5Detail: detail },
     );
   }
-  if (/does not exist|no such file/i.test(detail)) return new FileNotFoundError("no such file", { file: path });
+  if (/does not exist|no such file/i.test(detail))
+    return new FileNotFoundError("no such file", { file: path });
   return new HDF5CallError("cannot open file", { file: path, hdf5Detail: detail });
 }

@@ -89,7 +89,9 @@ class Lib implements H5Lib {
 
   scratch(nbytes: number): number {
     if (nbytes > MAX_CALL_BYTES) {
-      throw new RangeError(`internal: ${nbytes} bytes exceeds the per-call limit ${MAX_CALL_BYTES}`);
+      throw new RangeError(
+        `internal: ${nbytes} bytes exceeds the per-call limit ${MAX_CALL_BYTES}`,
+      );
     }
     if (nbytes > this.scratchBytes) {
       if (this.scratchPtr) this.M._free(this.scratchPtr);

@@ -1,4 +1,11 @@
-export { StoreWriter, DatasetWriter, defaultChunks, type DatasetSpec, type WriterOptions, type CommitInfo } from "./writer.js";
+export {
+  StoreWriter,
+  DatasetWriter,
+  defaultChunks,
+  type DatasetSpec,
+  type WriterOptions,
+  type CommitInfo,
+} from "./writer.js";
 export {
   StoreReader,
   type StoreArray,
@@ -8,9 +15,22 @@ export {
   type ReaderOptions,
 } from "./reader.js";
 export { rebuildFromCommitted, type RecoveryReport } from "./recover.js";
-export { DTYPES, itemBytes, isDType, type DType, type TypedArray, type TypedArrayFor } from "./dtype.js";
+export {
+  DTYPES,
+  itemBytes,
+  isDType,
+  type DType,
+  type TypedArray,
+  type TypedArrayFor,
+} from "./dtype.js";
 export { type Compression } from "./compression.js";
 export { type Provenance } from "./provenance.js";
 export { type Attrs, type AttrValue, type JsonValue } from "./h5file.js";
 export { lockPathFor } from "./lock.js";
 export * from "./errors.js";
+export {
+  AsyncStoreReader,
+  AsyncStoreWriter,
+  StoreThread,
+  sharedStoreThread,
+} from "./worker/store-client.js";

@@ -80,8 +80,9 @@ export function acquireWriterLock(file: string, owner: string): LockResult {
     try {
       const fd = fs.openSync(lockPath, "wx", 0o644);
       try {
+        // No fsync: the lock coordinates processes on this host through the page cache, and an
+        // fsync here would make ext4 flush every dirty page of the data files too.
         fs.writeSync(fd, JSON.stringify(holder));
-        fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
       }

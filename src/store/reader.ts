@@ -8,9 +8,16 @@ import { loadH5, type H5Lib } from "./h5lib.js";
 import { H5File, normalizeObjectPath, type Attrs, type DatasetLayout } from "./h5file.js";
 import { readCommit, readState, type CommitRecord, type FileState } from "./bookkeeping.js";
 import { claim } from "./registry.js";
-import { allocate, itemBytes, type DType, type TypedArrayFor } from "./dtype.js";
+import { allocate, itemBytes, matchesDType, type DType, type TypedArrayFor } from "./dtype.js";
 import { describeFilters } from "./compression.js";
-import { SliceOutOfRangeError, StoreClosedError, StoreError, WriterCrashedError } from "./errors.js";
+import { ChunkCache, copyBlock } from "./chunk-cache.js";
+import {
+  ShapeMismatchError,
+  SliceOutOfRangeError,
+  StoreClosedError,
+  StoreError,
+  WriterCrashedError,
+} from "./errors.js";
 
 /** An n-d array in C order; complex values interleaved (re, im). */
 export interface StoreArray<D extends DType = DType> {
@@ -47,9 +54,12 @@ export interface TreeNode {
  * [start, stop] or [start, stop, step] a range (stop exclusive, null = to the end),
  * null the whole axis. Missing trailing axes are whole.
  */
-export type AxisSelection = number | null | [number | null, number | null] | [number | null, number | null, number];
+export type AxisSelection =
+  number | null | [number | null, number | null] | [number | null, number | null, number];
 
 export interface ReaderOptions {
+  /** Bytes of whole chunks kept for small reads (default 64 MiB; 0 disables). */
+  chunkCacheBytes?: number;
   /** How long open() keeps retrying while a writer is still creating the file (ms). Default 5000. */
   waitMs?: number;
 }
@@ -59,7 +69,9 @@ export class StoreReader {
   private commit: CommitRecord | undefined;
   private stateNow: FileState | "foreign";
   private closed = false;
+  /** Per-open caches: dataset layouts and validated paths (cleared by refresh). */
   private readonly layouts = new Map<string, DatasetLayout>();
+  private readonly cache: ChunkCache;
 
   private constructor(
     private readonly lib: H5Lib,
@@ -67,7 +79,9 @@ export class StoreReader {
     file: H5File,
     private readonly swmr: boolean,
     private readonly releaseClaim: () => void,
+    cacheBytes: number,
   ) {
+    this.cache = new ChunkCache(cacheBytes);
     this.file = file;
     this.commit = readCommit(file);
     this.stateNow = readState(file);
@@ -81,7 +95,14 @@ export class StoreReader {
       for (;;) {
         try {
           const { file, swmr } = openReadOnly(lib, path);
-          return new StoreReader(lib, path, file, swmr, releaseClaim);
+          return new StoreReader(
+            lib,
+            path,
+            file,
+            swmr,
+            releaseClaim,
+            opts.chunkCacheBytes ?? 64 * 1024 * 1024,
+          );
         } catch (e) {
           // Between create and first commit the writer has the file open without SWMR.
           if (e instanceof WriterCrashedError && Date.now() < deadline) {
@@ -123,6 +144,7 @@ export class StoreReader {
     const stateBefore = this.stateNow;
     this.file.close();
     this.layouts.clear();
+    this.cache.clear();
     let lastError: unknown;
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
@@ -157,26 +179,26 @@ export class StoreReader {
       });
   }
 
-  private layout(ds: string): DatasetLayout {
-    let l = this.layouts.get(ds);
-    if (!l) {
-      l = this.h5().layout(ds);
-      this.layouts.set(ds, l);
-    }
-    return l;
+  /** The dataset's normalized path and layout, validated once per open. */
+  private dataset(ds: string): { p: string; l: DatasetLayout } {
+    const hit = this.layouts.get(ds);
+    if (hit) return { p: ds, l: hit };
+    const p = this.h5().requireDataset(ds);
+    const l = this.h5().layout(p);
+    this.layouts.set(ds, l);
+    this.layouts.set(p, l);
+    return { p, l };
   }
 
   committedShape(ds: string): number[] {
-    const p = this.h5().requireDataset(ds);
-    const l = this.layout(p);
+    const { p, l } = this.dataset(ds);
     const committed = this.commit?.lengths.get(p);
     if (committed === undefined || l.shape.length === 0) return [...l.shape];
     return [Math.min(committed, l.shape[0]!), ...l.shape.slice(1)];
   }
 
   info(ds: string): DatasetInfo {
-    const p = this.h5().requireDataset(ds);
-    const l = this.layout(p);
+    const { p, l } = this.dataset(ds);
     return {
       path: p,
       dtype: l.dtype,
@@ -192,20 +214,131 @@ export class StoreReader {
   attrs(objectPath = "/"): Attrs {
     const p = normalizeObjectPath(objectPath);
     const f = this.h5();
-    if (f.kind(p) === "missing") throw new StoreError("no such group or dataset", { file: this.path, dataset: p });
+    if (f.kind(p) === "missing")
+      throw new StoreError("no such group or dataset", { file: this.path, dataset: p });
     return f.readAttrs(p);
   }
 
   /** Read committed data; see AxisSelection. Without a selection, the whole committed extent. */
   read<D extends DType = DType>(ds: string, selection: AxisSelection[] = []): StoreArray<D> {
-    const p = this.h5().requireDataset(ds);
-    const l = this.layout(p);
+    const { p, l } = this.dataset(ds);
+    const { start, count, step } = this.resolve(p, selection);
+    const data = allocate(
+      l.dtype,
+      count.reduce((a, b) => a * b, 1),
+    ) as TypedArrayFor[D];
+    this.transferInto(p, l, start, count, step, data);
+    return { dtype: l.dtype as D, shape: count, data };
+  }
+
+  /**
+   * Read into a caller-owned array (reused between calls: no allocation, which matters for
+   * large slabs and for viewers that read the same-sized slice over and over).
+   * Returns the selection's shape.
+   */
+  readInto<D extends DType>(
+    ds: string,
+    selection: AxisSelection[],
+    out: TypedArrayFor[D],
+  ): number[] {
+    const { p, l } = this.dataset(ds);
+    const { start, count, step } = this.resolve(p, selection);
+    const n = count.reduce((a, b) => a * b, 1);
+    const need = n * itemBytes(l.dtype);
+    if (out.byteLength < need || !matchesDType(l.dtype, out)) {
+      throw new ShapeMismatchError(
+        `readInto needs a ${l.dtype} array of at least ${need} bytes for selection ${JSON.stringify(count)}`,
+        {
+          file: this.path,
+          dataset: p,
+        },
+      );
+    }
+    this.transferInto(p, l, start, count, step, out);
+    return count;
+  }
+
+  private transferInto(
+    p: string,
+    l: DatasetLayout,
+    start: number[],
+    count: number[],
+    step: number[],
+    out: ArrayBufferView,
+  ): void {
+    const n = count.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    const bytesPerItem = itemBytes(l.dtype);
+    const outBytes = new Uint8Array(out.buffer, out.byteOffset, n * bytesPerItem);
+    const chunks = l.chunks;
+    const chunkBytes = chunks ? chunks.reduce((a, b) => a * b, 1) * bytesPerItem : 0;
+    // Small unit-stride reads go through whole cached chunks; large reads stream directly.
+    if (
+      chunks &&
+      step.every((s) => s === 1) &&
+      n * bytesPerItem * 4 <= chunkBytes &&
+      chunkBytes <= this.cache.budgetBytes / 4
+    ) {
+      this.readViaChunks(p, chunks, bytesPerItem, start, count, outBytes);
+      return;
+    }
+    this.h5().readHyperslab(p, start, count, outBytes, step);
+  }
+
+  private readViaChunks(
+    p: string,
+    chunks: number[],
+    bytesPerItem: number,
+    start: number[],
+    count: number[],
+    out: Uint8Array,
+  ): void {
+    const extent = this.committedShape(p);
+    const first = start.map((s, a) => Math.floor(s / chunks[a]!));
+    const last = start.map((s, a) => Math.floor((s + count[a]! - 1) / chunks[a]!));
+    const idx = [...first];
+    for (;;) {
+      const origin = idx.map((c, a) => c * chunks[a]!);
+      const chunkShape = origin.map((o, a) => Math.min(chunks[a]!, extent[a]! - o));
+      const bytes = this.cache.get(`${p}|${idx.join(",")}`, () => {
+        const b = new Uint8Array(chunkShape.reduce((x, y) => x * y, 1) * bytesPerItem);
+        this.h5().readHyperslab(p, origin, chunkShape, b);
+        return b;
+      });
+      const lo = origin.map((o, a) => Math.max(o, start[a]!));
+      const hi = origin.map((o, a) => Math.min(o + chunkShape[a]!, start[a]! + count[a]!));
+      copyBlock(
+        bytes,
+        chunkShape,
+        lo.map((v, a) => v - origin[a]!),
+        out,
+        count,
+        lo.map((v, a) => v - start[a]!),
+        hi.map((h, a) => h - lo[a]!),
+        bytesPerItem,
+      );
+      let a = idx.length - 1;
+      for (; a >= 0; a--) {
+        if (++idx[a]! <= last[a]!) break;
+        idx[a] = first[a]!;
+      }
+      if (a < 0) return;
+    }
+  }
+
+  private resolve(
+    p: string,
+    selection: AxisSelection[],
+  ): { start: number[]; count: number[]; step: number[] } {
     const shape = this.committedShape(p);
     if (selection.length > shape.length) {
-      throw new SliceOutOfRangeError(`selection has ${selection.length} axes, dataset has ${shape.length}`, {
-        file: this.path,
-        dataset: p,
-      });
+      throw new SliceOutOfRangeError(
+        `selection has ${selection.length} axes, dataset has ${shape.length}`,
+        {
+          file: this.path,
+          dataset: p,
+        },
+      );
     }
     const start: number[] = [];
     const count: number[] = [];
@@ -216,12 +349,7 @@ export class StoreReader {
       count.push(c);
       step.push(st);
     });
-    const n = count.reduce((a, b) => a * b, 1);
-    const data = allocate(l.dtype, n) as TypedArrayFor[D];
-    if (n > 0) {
-      this.h5().readHyperslab(p, start, count, new Uint8Array(data.buffer, data.byteOffset, n * itemBytes(l.dtype)), step);
-    }
-    return { dtype: l.dtype as D, shape: count, data };
+    return { start, count, step };
   }
 
   close(): void {
@@ -256,7 +384,10 @@ function resolveAxis(
   dataset: string,
 ): [start: number, count: number, step: number] {
   const bad = (why: string) =>
-    new SliceOutOfRangeError(`axis ${axis}: ${why} (committed extent ${extent})`, { file, dataset });
+    new SliceOutOfRangeError(`axis ${axis}: ${why} (committed extent ${extent})`, {
+      file,
+      dataset,
+    });
   if (sel === null) return [0, extent, 1];
   if (typeof sel === "number") {
     if (!Number.isInteger(sel)) throw bad(`index ${sel} is not an integer`);
@@ -268,7 +399,9 @@ function resolveAxis(
   if (!Number.isInteger(st) || st < 1) throw bad(`step ${st} must be a positive integer`);
   const startIdx = a === null ? 0 : a < 0 ? extent + a : a;
   const stopIdx = b === null ? extent : b < 0 ? extent + b : b;
-  if (!Number.isInteger(startIdx) || !Number.isInteger(stopIdx)) throw bad("range bounds must be integers");
-  if (startIdx < 0 || stopIdx > extent || startIdx > stopIdx) throw bad(`range [${a}, ${b}) is out of range`);
+  if (!Number.isInteger(startIdx) || !Number.isInteger(stopIdx))
+    throw bad("range bounds must be integers");
+  if (startIdx < 0 || stopIdx > extent || startIdx > stopIdx)
+    throw bad(`range [${a}, ${b}) is out of range`);
   return [startIdx, Math.ceil((stopIdx - startIdx) / st), st];
 }

@@ -11,7 +11,14 @@
 import fs from "node:fs";
 import type { H5Lib } from "./h5lib.js";
 import { H5File } from "./h5file.js";
-import { BOOK_GROUP, COMMIT_DATASET, prepareBookkeeping, readCommit, readTracked, writeCommit } from "./bookkeeping.js";
+import {
+  BOOK_GROUP,
+  COMMIT_DATASET,
+  prepareBookkeeping,
+  readCommit,
+  readTracked,
+  writeCommit,
+} from "./bookkeeping.js";
 import { itemBytes } from "./dtype.js";
 import { CorruptFileError, StoreError } from "./errors.js";
 
@@ -70,10 +77,20 @@ export function rebuildFromCommitted(lib: H5Lib, path: string): RecoveryReport {
         continue;
       }
       const committed = commit?.lengths.get(p);
-      const rows = committed === undefined ? (layout.shape[0] ?? 0) : Math.min(committed, layout.shape[0] ?? 0);
+      const rows =
+        committed === undefined
+          ? (layout.shape[0] ?? 0)
+          : Math.min(committed, layout.shape[0] ?? 0);
       const shape = [rows, ...layout.shape.slice(1)];
       const compressor = layout.filters.at(-1);
-      dst.createDataset(p, layout.dtype, shape, layout.maxshape, layout.chunks, compressor ? { id: compressor.id, options: compressor.options } : null);
+      dst.createDataset(
+        p,
+        layout.dtype,
+        shape,
+        layout.maxshape,
+        layout.chunks,
+        compressor ? { id: compressor.id, options: compressor.options } : null,
+      );
       dst.tagDatasetDtype(p, layout.dtype);
       dst.writeAttrs(p, src.readAttrs(p));
       if (committed !== undefined) report.keptRows[p] = rows;
@@ -101,12 +118,22 @@ export function rebuildFromCommitted(lib: H5Lib, path: string): RecoveryReport {
   }
 }
 
-function copyRows(src: H5File, dst: H5File, p: string, shape: number[], bytesPerItem: number, chunkRows: number): void {
+function copyRows(
+  src: H5File,
+  dst: H5File,
+  p: string,
+  shape: number[],
+  bytesPerItem: number,
+  chunkRows: number,
+): void {
   const rows = shape[0] ?? 0;
   const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * bytesPerItem;
   if (rows === 0 || rowBytes === 0) return;
   // Whole chunks per slab, so each chunk is compressed once.
-  const perSlab = Math.max(chunkRows, Math.floor(COPY_SLAB_BYTES / rowBytes / chunkRows) * chunkRows);
+  const perSlab = Math.max(
+    chunkRows,
+    Math.floor(COPY_SLAB_BYTES / rowBytes / chunkRows) * chunkRows,
+  );
   const buf = new Uint8Array(Math.min(rows, perSlab) * rowBytes);
   const zeros = shape.slice(1).map(() => 0);
   for (let r = 0; r < rows; r += perSlab) {

@@ -17,7 +17,10 @@ export function claim(file: string, role: Role): () => void {
       cur.role === "writer"
         ? "it is open for writing in this thread: read it from another thread (openReaderInWorker) or through the writer"
         : "it is open for reading in this thread: close the reader before writing here, or write from a worker";
-    throw new InvalidArgumentError(`cannot open for ${role === "writer" ? "writing" : "reading"}: ${hint}`, { file });
+    throw new InvalidArgumentError(
+      `cannot open for ${role === "writer" ? "writing" : "reading"}: ${hint}`,
+      { file },
+    );
   }
   if (cur) cur.count++;
   else open.set(key, { role, count: 1 });

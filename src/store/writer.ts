@@ -22,7 +22,13 @@ import {
 } from "./errors.js";
 import { itemBytes, lanes, matchesDType, type DType, type TypedArrayFor } from "./dtype.js";
 import { filterFor, type Compression } from "./compression.js";
-import { BOOK_GROUP, prepareBookkeeping, readCommit, readTracked, writeCommit } from "./bookkeeping.js";
+import {
+  BOOK_GROUP,
+  prepareBookkeeping,
+  readCommit,
+  readTracked,
+  writeCommit,
+} from "./bookkeeping.js";
 import { provenanceAttrs, type Provenance } from "./provenance.js";
 import { rebuildFromCommitted, type RecoveryReport } from "./recover.js";
 
@@ -79,7 +85,9 @@ export class StoreWriter {
     try {
       lock = acquireWriterLock(path, opts.provenance?.stage ?? "StoreWriter").lock;
       if (fs.existsSync(path) && !opts.overwrite) {
-        throw new DatasetExistsError("file already exists (pass overwrite: true to replace it)", { file: path });
+        throw new DatasetExistsError("file already exists (pass overwrite: true to replace it)", {
+          file: path,
+        });
       }
       const file = H5File.open(lib, path, "w");
       const w = new StoreWriter(lib, path, file, lock, releaseClaim, opts.provenance, undefined);
@@ -98,7 +106,10 @@ export class StoreWriter {
    * still marked open), the file is first rebuilt from its committed data: every committed
    * row survives, and nothing after the last commit is trusted.
    */
-  static async open(path: string, opts: Omit<WriterOptions, "overwrite"> = {}): Promise<StoreWriter> {
+  static async open(
+    path: string,
+    opts: Omit<WriterOptions, "overwrite"> = {},
+  ): Promise<StoreWriter> {
     const lib = await loadH5();
     if (!fs.existsSync(path)) throw new FileNotFoundError("no such file", { file: path });
     const releaseClaim = claim(path, "writer");
@@ -109,7 +120,8 @@ export class StoreWriter {
       let recovered: RecoveryReport | undefined;
       let file: H5File;
       try {
-        if (got.brokeStaleLockOf) throw new WriterCrashedError("previous writer died", { file: path });
+        if (got.brokeStaleLockOf)
+          throw new WriterCrashedError("previous writer died", { file: path });
         file = H5File.open(lib, path, "a");
       } catch (e) {
         if (!(e instanceof WriterCrashedError)) throw e;
@@ -139,7 +151,10 @@ export class StoreWriter {
         this.file.resize(p, [committed, ...layout.shape.slice(1)]);
       }
       const shape = [committed, ...layout.shape.slice(1)];
-      this.datasets.set(p, new DatasetWriter(this, p, layout.dtype, shape, layout.maxshape, layout.chunks ?? shape));
+      this.datasets.set(
+        p,
+        new DatasetWriter(this, p, layout.dtype, shape, layout.maxshape, layout.chunks ?? shape),
+      );
     }
     prepareBookkeeping(this.file, this.tracked, "writing");
   }
@@ -164,36 +179,56 @@ export class StoreWriter {
       );
     }
     if (p.startsWith(BOOK_GROUP + "/") || p === BOOK_GROUP) {
-      throw new InvalidArgumentError(`${BOOK_GROUP} is reserved for the store's records`, { file: this.path, dataset: p });
-    }
-    if (f.kind(p) !== "missing") throw new DatasetExistsError("already exists", { file: this.path, dataset: p });
-    const { shape } = spec;
-    if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new ShapeMismatchError(`shape must be a non-empty list of non-negative integers, got ${JSON.stringify(shape)}`, {
+      throw new InvalidArgumentError(`${BOOK_GROUP} is reserved for the store's records`, {
         file: this.path,
         dataset: p,
       });
+    }
+    if (f.kind(p) !== "missing")
+      throw new DatasetExistsError("already exists", { file: this.path, dataset: p });
+    const { shape } = spec;
+    if (
+      !Array.isArray(shape) ||
+      shape.length === 0 ||
+      shape.some((d) => !Number.isInteger(d) || d < 0)
+    ) {
+      throw new ShapeMismatchError(
+        `shape must be a non-empty list of non-negative integers, got ${JSON.stringify(shape)}`,
+        {
+          file: this.path,
+          dataset: p,
+        },
+      );
     }
     const maxshape = spec.maxshape ?? [null, ...shape.slice(1)];
     if (maxshape.length !== shape.length || maxshape.some((m, i) => m !== null && m < shape[i]!)) {
-      throw new ShapeMismatchError(`maxshape ${JSON.stringify(maxshape)} does not fit shape ${JSON.stringify(shape)}`, {
-        file: this.path,
-        dataset: p,
-      });
+      throw new ShapeMismatchError(
+        `maxshape ${JSON.stringify(maxshape)} does not fit shape ${JSON.stringify(shape)}`,
+        {
+          file: this.path,
+          dataset: p,
+        },
+      );
     }
     const chunks = spec.chunks ?? defaultChunks(shape, maxshape, itemBytes(spec.dtype));
     if (chunks.length !== shape.length || chunks.some((c) => !Number.isInteger(c) || c < 1)) {
-      throw new InvalidArgumentError(`chunks ${JSON.stringify(chunks)} must be positive integers, one per axis`, {
-        file: this.path,
-        dataset: p,
-      });
+      throw new InvalidArgumentError(
+        `chunks ${JSON.stringify(chunks)} must be positive integers, one per axis`,
+        {
+          file: this.path,
+          dataset: p,
+        },
+      );
     }
     const chunkBytes = chunks.reduce((a, b) => a * b, 1) * itemBytes(spec.dtype);
     if (chunkBytes > 64 * 1024 * 1024) {
-      throw new InvalidArgumentError(`a chunk of ${chunkBytes} bytes is above HDF5's 4 GiB limit's safe range (64 MiB)`, {
-        file: this.path,
-        dataset: p,
-      });
+      throw new InvalidArgumentError(
+        `a chunk of ${chunkBytes} bytes is above HDF5's 4 GiB limit's safe range (64 MiB)`,
+        {
+          file: this.path,
+          dataset: p,
+        },
+      );
     }
     const filter = filterFor(spec.compression ?? "gzip", this.path, p);
     f.createDataset(p, spec.dtype, shape, maxshape, chunks, filter);
@@ -210,7 +245,11 @@ export class StoreWriter {
   dataset<D extends DType = DType>(name: string): DatasetWriter<D> {
     const p = normalizeObjectPath(name);
     const d = this.datasets.get(p);
-    if (!d) throw new StoreError("no dataset of this writer at this path", { file: this.path, dataset: p });
+    if (!d)
+      throw new StoreError("no dataset of this writer at this path", {
+        file: this.path,
+        dataset: p,
+      });
     return d as unknown as DatasetWriter<D>;
   }
 
@@ -231,7 +270,10 @@ export class StoreWriter {
 
   createGroup(groupPath: string, attrs?: Attrs): void {
     if (this.frozen) {
-      throw new LayoutFrozenError("cannot create groups after the first commit", { file: this.path, dataset: groupPath });
+      throw new LayoutFrozenError("cannot create groups after the first commit", {
+        file: this.path,
+        dataset: groupPath,
+      });
     }
     this.h5().createGroup(groupPath);
     if (attrs) this.h5().writeAttrs(groupPath, attrs);
@@ -326,7 +368,14 @@ export class DatasetWriter<D extends DType = DType> {
     if (this.bufferStart < this.rows) {
       const n = this.rows - this.bufferStart;
       const bytes = asBytes(this.buffer).subarray(0, n * this.rowElems * itemBytes(dtype));
-      writer.h5().readHyperslab(path, [this.bufferStart, ...shapeNow.slice(1).map(() => 0)], [n, ...shapeNow.slice(1)], bytes);
+      writer
+        .h5()
+        .readHyperslab(
+          path,
+          [this.bufferStart, ...shapeNow.slice(1).map(() => 0)],
+          [n, ...shapeNow.slice(1)],
+          bytes,
+        );
       this.bufferRows = n;
     }
   }
@@ -346,10 +395,13 @@ export class DatasetWriter<D extends DType = DType> {
 
   private check(data: ArrayBufferView): asserts data is TypedArrayFor[D] {
     if (!matchesDType(this.dtype, data)) {
-      throw new DtypeMismatchError(`expected ${this.dtype} data (${describeCtor(this.dtype)}), got ${data.constructor.name}`, {
-        file: this.file(),
-        dataset: this.path,
-      });
+      throw new DtypeMismatchError(
+        `expected ${this.dtype} data (${describeCtor(this.dtype)}), got ${data.constructor.name}`,
+        {
+          file: this.file(),
+          dataset: this.path,
+        },
+      );
     }
   }
 
@@ -369,10 +421,13 @@ export class DatasetWriter<D extends DType = DType> {
     const nRows = data.length / rowEntries;
     const max0 = this.maxshape[0];
     if (max0 !== null && max0 !== undefined && this.rows + nRows > max0) {
-      throw new SliceOutOfRangeError(`append of ${nRows} rows exceeds maxshape ${max0} along axis 0 (have ${this.rows})`, {
-        file: this.file(),
-        dataset: this.path,
-      });
+      throw new SliceOutOfRangeError(
+        `append of ${nRows} rows exceeds maxshape ${max0} along axis 0 (have ${this.rows})`,
+        {
+          file: this.file(),
+          dataset: this.path,
+        },
+      );
     }
     this.writer.h5();
     let done = 0;
@@ -381,7 +436,11 @@ export class DatasetWriter<D extends DType = DType> {
       // Whole chunks straight from the caller's array when the buffer is empty: no copy.
       if (this.bufferRows === 0 && nRows - done >= this.chunkRows) {
         const whole = Math.floor((nRows - done) / this.chunkRows) * this.chunkRows;
-        this.writeRows(this.bufferStart, data.subarray(done * rowEntries, (done + whole) * rowEntries) as TypedArrayFor[D], whole);
+        this.writeRows(
+          this.bufferStart,
+          data.subarray(done * rowEntries, (done + whole) * rowEntries) as TypedArrayFor[D],
+          whole,
+        );
         this.bufferStart += whole;
         this.rows += whole;
         done += whole;
@@ -407,7 +466,11 @@ export class DatasetWriter<D extends DType = DType> {
   flushBuffered(): void {
     if (this.bufferRows === 0) return;
     const rowEntries = this.rowElems * lanes(this.dtype);
-    this.writeRows(this.bufferStart, this.buffer.subarray(0, this.bufferRows * rowEntries) as TypedArrayFor[D], this.bufferRows);
+    this.writeRows(
+      this.bufferStart,
+      this.buffer.subarray(0, this.bufferRows * rowEntries) as TypedArrayFor[D],
+      this.bufferRows,
+    );
   }
 
   private writeRows(at: number, data: TypedArrayFor[D], nRows: number): void {
@@ -417,7 +480,12 @@ export class DatasetWriter<D extends DType = DType> {
       this.shapeNow = [end, ...this.shapeNow.slice(1)];
       f.resize(this.path, this.shapeNow);
     }
-    f.writeHyperslab(this.path, [at, ...this.shapeNow.slice(1).map(() => 0)], [nRows, ...this.shapeNow.slice(1)], asBytes(data));
+    f.writeHyperslab(
+      this.path,
+      [at, ...this.shapeNow.slice(1).map(() => 0)],
+      [nRows, ...this.shapeNow.slice(1)],
+      asBytes(data),
+    );
   }
 
   /**
@@ -428,23 +496,32 @@ export class DatasetWriter<D extends DType = DType> {
     this.check(data);
     const rank = this.shapeNow.length;
     if (start.length !== rank || count.length !== rank) {
-      throw new ShapeMismatchError(`start and count need ${rank} entries (dataset rank)`, { file: this.file(), dataset: this.path });
-    }
-    const n = count.reduce((a, b) => a * b, 1);
-    if (data.length !== n * lanes(this.dtype)) {
-      throw new ShapeMismatchError(`block ${JSON.stringify(count)} needs ${n * lanes(this.dtype)} entries, got ${data.length}`, {
+      throw new ShapeMismatchError(`start and count need ${rank} entries (dataset rank)`, {
         file: this.file(),
         dataset: this.path,
       });
+    }
+    const n = count.reduce((a, b) => a * b, 1);
+    if (data.length !== n * lanes(this.dtype)) {
+      throw new ShapeMismatchError(
+        `block ${JSON.stringify(count)} needs ${n * lanes(this.dtype)} entries, got ${data.length}`,
+        {
+          file: this.file(),
+          dataset: this.path,
+        },
+      );
     }
     const end = start.map((s, i) => s + count[i]!);
     for (let i = 0; i < rank; i++) {
       const m = this.maxshape[i];
       if (start[i]! < 0 || (m !== null && m !== undefined && end[i]! > m)) {
-        throw new SliceOutOfRangeError(`block [${start.join(",")}]+[${count.join(",")}] is outside maxshape ${JSON.stringify(this.maxshape)}`, {
-          file: this.file(),
-          dataset: this.path,
-        });
+        throw new SliceOutOfRangeError(
+          `block [${start.join(",")}]+[${count.join(",")}] is outside maxshape ${JSON.stringify(this.maxshape)}`,
+          {
+            file: this.file(),
+            dataset: this.path,
+          },
+        );
       }
     }
     // Buffered rows must reach the file first, or they would overwrite this block later.
@@ -468,7 +545,14 @@ export class DatasetWriter<D extends DType = DType> {
     if (this.bufferStart < this.rows) {
       const n = this.rows - this.bufferStart;
       const bytes = asBytes(this.buffer).subarray(0, n * this.rowElems * itemBytes(this.dtype));
-      this.writer.h5().readHyperslab(this.path, [this.bufferStart, ...this.shapeNow.slice(1).map(() => 0)], [n, ...this.shapeNow.slice(1)], bytes);
+      this.writer
+        .h5()
+        .readHyperslab(
+          this.path,
+          [this.bufferStart, ...this.shapeNow.slice(1).map(() => 0)],
+          [n, ...this.shapeNow.slice(1)],
+          bytes,
+        );
       this.bufferRows = n;
     }
   }
@@ -476,9 +560,19 @@ export class DatasetWriter<D extends DType = DType> {
 
 function allocateRows<D extends DType>(dtype: D, nElements: number): TypedArrayFor[D] {
   const ctor = {
-    int8: Int8Array, uint8: Uint8Array, bool: Uint8Array, int16: Int16Array, uint16: Uint16Array,
-    int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
-    float32: Float32Array, float64: Float64Array, complex64: Float32Array, complex128: Float64Array,
+    int8: Int8Array,
+    uint8: Uint8Array,
+    bool: Uint8Array,
+    int16: Int16Array,
+    uint16: Uint16Array,
+    int32: Int32Array,
+    uint32: Uint32Array,
+    int64: BigInt64Array,
+    uint64: BigUint64Array,
+    float32: Float32Array,
+    float64: Float64Array,
+    complex64: Float32Array,
+    complex128: Float64Array,
   }[dtype];
   return new ctor(nElements * lanes(dtype)) as TypedArrayFor[D];
 }
@@ -492,7 +586,11 @@ function describeCtor(dtype: DType): string {
 }
 
 /** About 1 MiB chunks of whole trailing rows; at least one row, at most the row count. */
-export function defaultChunks(shape: number[], maxshape: (number | null)[], bytesPerItem: number): number[] {
+export function defaultChunks(
+  shape: number[],
+  maxshape: (number | null)[],
+  bytesPerItem: number,
+): number[] {
   const target = 1 << 20;
   const chunks = shape.map((d, i) => Math.max(1, maxshape[i] === null ? Math.max(d, 1) : d));
   // Shrink trailing axes by halving until one row fits in the target, then pick rows.
