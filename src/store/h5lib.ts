@@ -50,7 +50,24 @@ async function instantiate(): Promise<H5Lib> {
     default: (opts: object) => Promise<H5Module>;
   };
   const M = await factoryModule.default({ noInitialRun: true });
+  await addFilterPlugins(M);
   return new Lib(M);
+}
+
+/**
+ * zstd, blosc, lz4, bitshuffle... come from h5wasm-plugins (WASM side modules that HDF5 loads
+ * from its plugin path on first use). Optional: without it, gzip still works everywhere.
+ */
+async function addFilterPlugins(M: H5Module): Promise<void> {
+  let entry: string;
+  try {
+    entry = import.meta.resolve("h5wasm-plugins");
+  } catch {
+    return;
+  }
+  const dir = new URL("./plugins", entry);
+  if (dir.protocol === "file:" && fs.existsSync(dir))
+    M.insert_plugin_search_path(decodeURIComponent(dir.pathname), 0);
 }
 
 class Lib implements H5Lib {
