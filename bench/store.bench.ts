@@ -4,7 +4,7 @@
  *   npm run bench -- store            (512 MiB float32; STAGELAB_BENCH_MIB to change)
  *
  * Operations: chunk-aligned write and read (uncompressed and gzip-1, 64 MiB slabs of whole
- * 4 MiB chunks) and 2000 random small slices. Each is timed REPS times per side; the table
+ * 1 MiB chunks; STAGELAB_BENCH_CHUNK_ROWS=64 for 4 MiB) and 2000 random small slices. Each is timed REPS times per side; the table
  * reports medians and the ratio h5py_time / stagelab_time (>1 means stagelab is faster).
  */
 import fs from "node:fs";
@@ -18,7 +18,7 @@ const MIB = 1024 * 1024;
 const totalMiB = Number(process.env.STAGELAB_BENCH_MIB ?? 512);
 const reps = Number(process.env.STAGELAB_BENCH_REPS ?? 3);
 const rowElems = 16384; // 64 KiB rows
-const chunkRows = 64; // 4 MiB chunks
+const chunkRows = Number(process.env.STAGELAB_BENCH_CHUNK_ROWS ?? 16); // 16 rows = 1 MiB chunks (the store default)
 const slabRows = 1024; // 64 MiB per call
 const rows = Math.floor((totalMiB * MIB) / (rowElems * 4));
 const python = process.env.STAGELAB_SYSTEM_PYTHON ?? "/usr/bin/python3";
