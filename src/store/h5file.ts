@@ -78,12 +78,13 @@ export class H5File {
       w: M.H5F_ACC_TRUNC,
       x: M.H5F_ACC_EXCL,
     }[mode];
-    // SWMR needs the v110 file format; readers keep whatever bounds the file has.
-    const creating = mode === "w" || mode === "x";
-    const libver = creating ? M.H5F_LIBVER_V110 : -1;
+    // SWMR needs the v110 file format; readers keep whatever bounds the file has. Writers
+    // re-opening a file ("a") need the bounds too, or H5Fstart_swmr_write refuses.
+    const writing = mode === "w" || mode === "x" || mode === "a";
+    const libver = writing ? M.H5F_LIBVER_V110 : -1;
     try {
       const fid = lib.call(() =>
-        M.open(path, modeFlag, false, libver, creating ? M.H5F_LIBVER_LATEST : -1),
+        M.open(path, modeFlag, false, libver, writing ? M.H5F_LIBVER_LATEST : -1),
       );
       return new H5File(lib, path, mode, fid);
     } catch (e) {

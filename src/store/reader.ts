@@ -12,6 +12,7 @@ import { allocate, itemBytes, matchesDType, type DType, type TypedArrayFor } fro
 import { describeFilters } from "./compression.js";
 import { ChunkCache, copyBlock } from "./chunk-cache.js";
 import {
+  DatasetNotFoundError,
   ShapeMismatchError,
   SliceOutOfRangeError,
   StoreClosedError,
@@ -182,7 +183,7 @@ export class StoreReader {
   /** The dataset's normalized path and layout, validated once per open. */
   private dataset(ds: string): { p: string; l: DatasetLayout } {
     const hit = this.layouts.get(ds);
-    if (hit) return { p: ds, l: hit };
+    if (hit) return { p: normalizeObjectPath(ds), l: hit };
     const p = this.h5().requireDataset(ds);
     const l = this.h5().layout(p);
     this.layouts.set(ds, l);
@@ -215,7 +216,7 @@ export class StoreReader {
     const p = normalizeObjectPath(objectPath);
     const f = this.h5();
     if (f.kind(p) === "missing")
-      throw new StoreError("no such group or dataset", { file: this.path, dataset: p });
+      throw new DatasetNotFoundError("no such group or dataset", { file: this.path, dataset: p });
     return f.readAttrs(p);
   }
 

@@ -10,6 +10,7 @@ import { acquireWriterLock, type WriterLock } from "./lock.js";
 import { claim } from "./registry.js";
 import {
   DatasetExistsError,
+  DatasetNotFoundError,
   DtypeMismatchError,
   FileNotFoundError,
   InvalidArgumentError,
@@ -17,7 +18,6 @@ import {
   ShapeMismatchError,
   SliceOutOfRangeError,
   StoreClosedError,
-  StoreError,
   WriterCrashedError,
 } from "./errors.js";
 import { itemBytes, lanes, matchesDType, type DType, type TypedArrayFor } from "./dtype.js";
@@ -246,7 +246,7 @@ export class StoreWriter {
     const p = normalizeObjectPath(name);
     const d = this.datasets.get(p);
     if (!d)
-      throw new StoreError("no dataset of this writer at this path", {
+      throw new DatasetNotFoundError("no dataset of this writer at this path", {
         file: this.path,
         dataset: p,
       });
@@ -272,7 +272,7 @@ export class StoreWriter {
     if (this.frozen) {
       throw new LayoutFrozenError("cannot create groups after the first commit", {
         file: this.path,
-        dataset: groupPath,
+        dataset: normalizeObjectPath(groupPath),
       });
     }
     this.h5().createGroup(groupPath);
@@ -532,11 +532,10 @@ export class DatasetWriter<D extends DType = DType> {
       this.writer.h5().resize(this.path, grown);
     }
     this.writer.h5().writeHyperslab(this.path, start, count, asBytes(data));
-    if (end[0]! > this.rows) {
-      this.rows = end[0]!;
-      if (this.bufferRows > 0) this.resetBuffer();
-      else this.bufferStart = this.rows - (this.rows % this.chunkRows);
-    }
+    // Re-read the partial last chunk: the block may have grown the rows or changed rows the
+    // buffer holds, and the buffer is rewritten whole at the next append or commit.
+    this.rows = Math.max(this.rows, end[0]!);
+    this.resetBuffer();
   }
 
   private resetBuffer(): void {

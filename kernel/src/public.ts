@@ -1,0 +1,46 @@
+/**
+ * What notebook cells import: `import { display, widgets, input, comms } from "@stagelab/kernel"`.
+ */
+import { kernelApi } from "./kernel-api.js";
+import type { Buffers, Comm, TargetHandler } from "./comm.js";
+
+export {
+  display,
+  newDisplay,
+  clearOutput,
+  progress,
+  DisplayHandle,
+  ProgressBar,
+} from "./display.js";
+export { DISPLAY_SYMBOL, formatValue, type MimeBundle } from "./format.js";
+export { Comm, type CommMessage, type TargetHandler } from "./comm.js";
+export * as widgets from "./widgets/index.js";
+
+/** Ask the user for a line of text (a stdin input_request to the frontend). */
+export function input(prompt = ""): Promise<string> {
+  return kernelApi().input(prompt, false);
+}
+
+/** Like input(), but the frontend hides what is typed. */
+export function password(prompt = ""): Promise<string> {
+  return kernelApi().input(prompt, true);
+}
+
+export const comms = {
+  /** Handle comms the frontend opens to `target`. */
+  registerTarget(target: string, handler: TargetHandler): void {
+    kernelApi().comms.registerTarget(target, handler);
+  },
+  unregisterTarget(target: string): void {
+    kernelApi().comms.unregisterTarget(target);
+  },
+  /** Open a comm from the kernel to a frontend target. */
+  open(
+    target: string,
+    data: Record<string, unknown> = {},
+    buffers: Buffers = [],
+    metadata: Record<string, unknown> = {},
+  ): Comm {
+    return kernelApi().comms.open(target, data, metadata, buffers);
+  },
+};
