@@ -191,7 +191,7 @@ const INTERNAL_FRAME =
 export function errorFromThrown(e: unknown, executionCount: number): CellError {
   if (e instanceof Error) {
     let ename = e.name || e.constructor?.name || "Error";
-    if (/^(Script execution interrupted|Interrupted asynchronously)/.test(e.message))
+    if (/^(Script execution (was )?interrupted|Interrupted asynchronously)/.test(e.message))
       ename = "InterruptError";
     const frames = (e.stack ?? "")
       .split("\n")
