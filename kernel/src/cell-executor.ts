@@ -10,7 +10,7 @@ import {
   cellCompilerSettings,
   installCompilerOptions,
   tslabRequire,
-  ts,
+  getTs,
   type CellCompilerSettings,
 } from "./typescript.js";
 import { CellModules } from "./modules.js";
@@ -56,7 +56,7 @@ function stagelabPaths(): Record<string, string[]> {
 }
 
 export class CellExecutor {
-  readonly settings: CellCompilerSettings;
+  private settingsCache: CellCompilerSettings | undefined;
   private executor: TslabExecutor | undefined;
   private modules: CellModules;
   private collecting:
@@ -66,14 +66,19 @@ export class CellExecutor {
     private readonly cwd: string,
     kernelImport: (spec: string) => Promise<unknown>,
   ) {
-    this.settings = cellCompilerSettings(cwd, stagelabPaths());
-    installCompilerOptions(this.settings);
     this.modules = new CellModules(cwd, kernelImport);
+  }
+
+  /** The compiler options cells get (strict, the project's tsconfig.json, stagelab paths). */
+  get settings(): CellCompilerSettings {
+    this.settingsCache ??= cellCompilerSettings(this.cwd, stagelabPaths());
+    return this.settingsCache;
   }
 
   /** Build the TypeScript program (the slow part of start-up); idempotent. */
   warm(): TslabExecutor {
     if (this.executor) return this.executor;
+    installCompilerOptions(this.settings);
     const { createConverter } = tslabRequire("tslab/dist/converter.js") as {
       createConverter: (o: object) => { close(): void };
     };
@@ -170,7 +175,7 @@ export class CellExecutor {
 function flattenMessage(m: unknown): string {
   if (typeof m === "string") return m;
   if (m && typeof m === "object" && "messageText" in m)
-    return ts.flattenDiagnosticMessageText(m, "\n");
+    return getTs().flattenDiagnosticMessageText(m, "\n");
   return String(m);
 }
 

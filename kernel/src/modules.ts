@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { builtinModules } from "node:module";
 import { pathToFileURL } from "node:url";
-import { ts } from "./typescript.js";
+import { getTs } from "./typescript.js";
 
 type Require = ((id: string) => unknown) & { resolve?: (id: string) => string };
 
@@ -42,7 +42,7 @@ export class CellModules {
 
   /** Load every ESM module the cell imports (statically or with a literal import()). */
   async preload(src: string, inner: Require): Promise<void> {
-    const info = ts.preProcessFile(src, true, true);
+    const info = getTs().preProcessFile(src, true, true);
     for (const { fileName: spec } of info.importedFiles as { fileName: string }[]) {
       if (this.esm.has(spec) || isBuiltin(spec)) continue;
       if (spec.startsWith(".") && /\.(ts|tsx)$/.test(spec)) continue; // tslab compiles local TS files

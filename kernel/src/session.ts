@@ -17,7 +17,7 @@ import { CommManager, type Buffers, type CommMessage } from "./comm.js";
 import { formatValue, type MimeBundle } from "./format.js";
 import { setKernelApi, type DisplayOptions } from "./kernel-api.js";
 import { registerWidgetControl } from "./widgets/widget.js";
-import { ts } from "./typescript.js";
+import { getTs, tsVersion } from "./typescript.js";
 import { VERSION } from "./version.js";
 
 interface Context {
@@ -77,16 +77,23 @@ export class KernelSession {
     this.channels.listen("stdin", (m) => this.onStdin(m));
     this.captureOutput();
     process.on("SIGINT", () => this.interrupt());
-    // Build the TypeScript program after kernel_info can already be answered.
-    setTimeout(() => {
-      try {
-        this.executor.warm();
-      } catch (e) {
-        this.realStderrWrite(
-          `[stagelab kernel] warming the TypeScript compiler failed: ${String(e)}\n`,
-        );
-      }
-    }, 0);
+    // Building the TypeScript program blocks for seconds: do it once the client has its
+    // kernel_info_reply (or after a second), so start-up is not held up by it.
+    this.warmTimer = setTimeout(() => this.warm(), 1000);
+  }
+
+  private warmTimer: NodeJS.Timeout | undefined;
+
+  private warm(): void {
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = undefined;
+    try {
+      this.executor.warm();
+    } catch (e) {
+      this.realStderrWrite(
+        `[stagelab kernel] warming the TypeScript compiler failed: ${String(e)}\n`,
+      );
+    }
   }
 
   // ---- sending --------------------------------------------------------------------------
@@ -200,7 +207,9 @@ export class KernelSession {
     const c = msg.content as Content;
     switch (msg.header.msg_type) {
       case "kernel_info_request":
-        return this.reply(channel, msg, "kernel_info_reply", this.kernelInfo());
+        await this.reply(channel, msg, "kernel_info_reply", this.kernelInfo());
+        if (this.warmTimer) setTimeout(() => this.warm(), 50);
+        return;
       case "is_complete_request":
         return this.reply(channel, msg, "is_complete_reply", this.isComplete(String(c.code ?? "")));
       case "complete_request":
@@ -402,13 +411,13 @@ export class KernelSession {
       implementation_version: VERSION,
       language_info: {
         name: "typescript",
-        version: String(ts.version),
+        version: tsVersion(),
         mimetype: "text/typescript",
         file_extension: ".ts",
         pygments_lexer: "typescript",
         codemirror_mode: { name: "javascript", typescript: true },
       },
-      banner: `stagelab ${VERSION}: TypeScript ${String(ts.version)} (tslab) on Node.js ${process.versions.node}`,
+      banner: `stagelab ${VERSION}: TypeScript ${tsVersion()} (tslab) on Node.js ${process.versions.node}`,
       help_links: [
         { text: "stagelab store", url: "https://github.com/stagelab/stagelab/tree/main/src/store" },
       ],
@@ -417,6 +426,7 @@ export class KernelSession {
 
   private isComplete(code: string): Content {
     if (/(^|\n)\s*\n\s*$/.test(code)) return { status: "complete" };
+    const ts = getTs();
     const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
     const diags = (sf.parseDiagnostics ?? []) as {
       start: number;

@@ -17,7 +17,28 @@ export type TS = any;
 
 export const tslabRequire = createRequire(createRequire(import.meta.url).resolve("tslab"));
 const tsPath = tslabRequire.resolve("@tslab/typescript-for-tslab");
-export const ts: TS = tslabRequire(tsPath);
+
+let tsModule: TS | undefined;
+
+/** The TypeScript module, loaded on first use: parsing it costs ~0.3 s of kernel start-up. */
+export function getTs(): TS {
+  tsModule ??= tslabRequire(tsPath);
+  return tsModule;
+}
+
+/** The version of tslab's TypeScript, without loading the compiler. */
+export function tsVersion(): string {
+  const pkg = path.join(path.dirname(tsPath), "..", "package.json");
+  for (const p of [pkg, path.join(path.dirname(tsPath), "package.json")]) {
+    try {
+      const v = JSON.parse(fs.readFileSync(p, "utf8")) as { name?: string; version?: string };
+      if (v.name === "@tslab/typescript-for-tslab" && v.version) return v.version;
+    } catch {
+      /* try the next location */
+    }
+  }
+  return String(getTs().version);
+}
 
 /** Type-checking options a project's tsconfig.json may set for cells. */
 const USER_OPTION_KEYS = [
@@ -66,6 +87,7 @@ export function cellCompilerSettings(
   cwd: string,
   stagelabPaths: Record<string, string[]>,
 ): CellCompilerSettings {
+  const ts = getTs();
   const options: Record<string, unknown> = {
     strict: true,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
@@ -89,6 +111,7 @@ let installed = false;
 export function installCompilerOptions(settings: CellCompilerSettings): void {
   if (installed) return;
   installed = true;
+  const ts = getTs();
   const original = ts.createWatchCompilerHost;
   const patched = new Proxy(ts, {
     get(target, key) {
