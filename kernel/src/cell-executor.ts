@@ -13,7 +13,7 @@ import {
   getTs,
   type CellCompilerSettings,
 } from "./typescript.js";
-import { CellModules } from "./modules.js";
+import { CellModules, findPackageDir } from "./modules.js";
 
 export interface CellError {
   ename: string;
@@ -40,17 +40,12 @@ function stagelabPaths(): Record<string, string[]> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const kernelDts = path.join(here, "public.d.ts");
   const out: Record<string, string[]> = { "@stagelab/kernel": [kernelDts] };
-  const req = tslabRequire;
   for (const [name, rel] of [
     ["@stagelab/core", "dist/index.d.ts"],
     ["h5wasm", "src/hdf5_hl.d.ts"],
   ] as const) {
-    try {
-      const pkg = path.dirname(req.resolve(`${name}/package.json`, { paths: [here] }));
-      out[name] = [path.join(pkg, rel)];
-    } catch {
-      /* not installed beside the kernel */
-    }
+    const pkg = findPackageDir(name, here);
+    if (pkg) out[name] = [path.join(pkg, rel)];
   }
   return out;
 }

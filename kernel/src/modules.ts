@@ -83,6 +83,15 @@ function isBuiltin(spec: string): boolean {
 
 const CONDITIONS = ["node", "import", "default"];
 
+/** The directory of an installed package, searching node_modules upward from `fromDir`. */
+export function findPackageDir(name: string, fromDir: string): string | undefined {
+  for (let dir = path.resolve(fromDir); ; dir = path.dirname(dir)) {
+    const pkgDir = path.join(dir, "node_modules", name);
+    if (fs.existsSync(path.join(pkgDir, "package.json"))) return pkgDir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
 /** Node's ESM resolution of a bare specifier from a directory, or undefined if not found there. */
 export function resolvePackage(spec: string, fromDir: string): string | undefined {
   const parts = spec.split("/");

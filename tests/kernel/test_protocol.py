@@ -334,6 +334,45 @@ class TsconfigTests(KernelCase):
     def test_project_tsconfig_is_honoured(self):
         self.assertEqual(self.result_text("function f(a) { return a; } f(2)"), "2")
 
+    def test_stagelab_core_outside_the_repo(self):
+        # No node_modules here: @stagelab/core resolves (types and runtime) beside the kernel.
+        code = 'import { DTYPES, StoreReader } from "@stagelab/core"; const n: number = DTYPES.length; `${n} ${typeof StoreReader.open}`'
+        self.assertEqual(self.result_text(code), '"13 function"')
+
+
+class DisplayTests(KernelCase):
+    def test_progress_bar_updates_one_display(self):
+        msg_id = self.kc.execute(
+            'import { progress } from "@stagelab/kernel";\n'
+            'const bar = progress(50, "frames");\n'
+            "for (let i = 0; i < 50; i++) { bar.tick(); await new Promise((r) => setTimeout(r, 10)); }\n"
+            "bar.done();"
+        )
+        outs = self.outputs_for(msg_id)
+        first = [o for o in outs if o["msg_type"] == "display_data"]
+        updates = [o for o in outs if o["msg_type"] == "update_display_data"]
+        self.assertEqual(len(first), 1)
+        display_id = first[0]["content"]["transient"]["display_id"]
+        self.assertGreaterEqual(len(updates), 2)
+        # Throttled: far fewer updates than ticks.
+        self.assertLess(len(updates), 20)
+        self.assertTrue(all(u["content"]["transient"]["display_id"] == display_id for u in updates))
+        last = updates[-1]["content"]["data"]["text/plain"]
+        self.assertIn("50/50", last)
+        self.assertIn("100%", last)
+        self.assertIn("it/s", last)
+
+    def test_updatable_display_and_png(self):
+        msg_id = self.kc.execute(
+            'import { newDisplay, display } from "@stagelab/kernel";\n'
+            "const h = newDisplay(); h.update('one'); h.update('two');\n"
+            "display.png(new Uint8Array([137, 80, 78, 71]));"
+        )
+        outs = self.outputs_for(msg_id)
+        kinds = [o["msg_type"] for o in outs if o["msg_type"] != "execute_input"]
+        self.assertEqual(kinds, ["display_data", "update_display_data", "display_data"])
+        self.assertEqual(outs[-1]["content"]["data"]["image/png"], "iVBORw==")
+
 
 class HistoryAndShutdownTests(unittest.TestCase):
     def test_history_persists_across_sessions_and_shutdown_with_timers(self):
