@@ -1,7 +1,7 @@
-// `npm run bench`: set up, then run every bench/*.bench.ts one after another.
+// `npm run bench`: set up, then run every tests/bench/*.bench.ts one after another.
 //
 //   npm run bench                               all benchmarks
-//   npm run bench -- bench/read.bench.ts        only files whose path starts with this
+//   npm run bench -- tests/bench/store          only files whose path starts with this
 //   npm run bench -- --quick                    other arguments go to every benchmark
 
 import { spawnSync } from "node:child_process";
@@ -18,19 +18,21 @@ import {
 
 async function main() {
   const argv = process.argv.slice(2);
-  const prefixes = argv.filter((a) => a.startsWith("bench/") || a.startsWith("./bench/"));
-  const passThrough = argv.filter((a) => !prefixes.includes(a));
+  const prefixes = argv
+    .map((a) => a.replace(/^\.\//, ""))
+    .filter((a) => a.startsWith("tests/bench/"));
+  const passThrough = argv.filter((a) => !a.replace(/^\.\//, "").startsWith("tests/bench/"));
 
   await ensureNodeModules();
   await ensureApt(TEST_APT);
   await ensureBuild();
 
-  const all = findFiles("bench", ".bench.ts").filter((f) => !f.slice(6).includes("/"));
+  const all = findFiles("tests/bench", ".bench.ts").filter((f) => !f.slice(12).includes("/"));
   const files = filterByPrefix(all, prefixes);
   if (files.length === 0) {
     console.log(
       all.length === 0
-        ? "[stagelab] no benchmarks yet (bench/*.bench.ts)"
+        ? "[stagelab] no benchmarks yet (tests/bench/*.bench.ts)"
         : `[stagelab] no benchmark matches ${prefixes.join(" ")}`,
     );
     process.exit(all.length === 0 ? 0 : 1);

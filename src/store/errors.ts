@@ -70,6 +70,9 @@ export class HDF5CallError extends StoreError {}
 /** The file's superblock says a writer still has it open, or died with it open. */
 export class WriterCrashedError extends StoreError {}
 
+/** A file format the operation cannot work with (e.g. pre-1.10 HDF5 for a SWMR writer). */
+export class UnsupportedFormatError extends StoreError {}
+
 /** Error classes by name, to rebuild a typed error that crossed a thread boundary. */
 export const STORE_ERROR_CLASSES: Record<
   string,
@@ -89,4 +92,5 @@ export const STORE_ERROR_CLASSES: Record<
   InvalidArgumentError,
   HDF5CallError,
   WriterCrashedError,
+  UnsupportedFormatError,
 };

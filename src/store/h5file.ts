@@ -4,6 +4,7 @@
  * Every failure becomes a typed StoreError naming the file and the object.
  */
 import fs from "node:fs";
+import { looksTruncated, readSuperblock } from "./superblock.js";
 import {
   H5CallFailure,
   H5S_UNLIMITED,
@@ -68,8 +69,9 @@ export class H5File {
 
   static open(lib: H5Lib, path: string, mode: OpenMode): H5File {
     const M = lib.M;
-    if ((mode === "r" || mode === "Sr" || mode === "a") && !fs.existsSync(path)) {
-      throw new FileNotFoundError("no such file", { file: path });
+    if (mode === "r" || mode === "Sr" || mode === "a") {
+      if (!fs.existsSync(path)) throw new FileNotFoundError("no such file", { file: path });
+      checkSuperblock(path);
     }
     const modeFlag = {
       r: M.H5F_ACC_RDONLY,
@@ -591,6 +593,18 @@ export function splitSlabs(
   return out;
 }
 
+/** Refuse files HDF5 would misread or (in SWMR mode) loop on, before HDF5 sees them. */
+function checkSuperblock(path: string): void {
+  const sb = readSuperblock(path);
+  if (!sb) throw new CorruptFileError("not an HDF5 file (no HDF5 signature)", { file: path });
+  if (looksTruncated(sb)) {
+    throw new CorruptFileError(
+      `truncated: HDF5 records ${BigInt(sb.offset) + sb.endOfFile} bytes, the file has ${sb.size}`,
+      { file: path },
+    );
+  }
+}
+
 /** Turn a failed open into the error a user can act on. */
 function openError(path: string, e: unknown): StoreError {
   const detail = e instanceof H5CallFailure ? e.detail : String(e);
@@ -606,7 +620,9 @@ function openError(path: string, e: unknown): StoreError {
   }
   if (/already open|consistency flags|file locking/i.test(detail)) {
     return new WriterCrashedError(
-      "was left open for writing by a writer that did not close it; open it with StoreWriter to recover it",
+      "is open for writing by a writer that has not committed yet, or whose writer died: " +
+        "if it is still running, wait for its first commit; if it died, StoreWriter.open() recovers " +
+        "its committed data (a writer that died before its first commit left none)",
       { file: path, hdf5Detail: detail },
     );
   }

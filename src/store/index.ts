@@ -5,6 +5,7 @@ export {
   type DatasetSpec,
   type WriterOptions,
   type CommitInfo,
+  type OpenOptions,
 } from "./writer.js";
 export {
   StoreReader,

@@ -76,7 +76,7 @@ export function acquireWriterLock(file: string, owner: string): LockResult {
     owner,
   };
   let brokeStaleLockOf: LockHolder | undefined;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 50; attempt++) {
     try {
       const fd = fs.openSync(lockPath, "wx", 0o644);
       try {
@@ -116,19 +116,15 @@ export function acquireWriterLock(file: string, owner: string): LockResult {
     } else if (current.host !== holder.host || processAlive(current.pid) || held.has(lockPath)) {
       throw new StoreLockedError({ file }, current);
     }
-    // Stale: move it aside atomically so that of several breakers exactly one succeeds.
-    const aside = `${lockPath}.stale.${process.pid}`;
-    try {
-      fs.renameSync(lockPath, aside);
-      fs.rmSync(aside, { force: true });
+    // Stale. Breakers take turns through a second exclusive lock and re-check under it, so
+    // none can remove a fresh lock that another breaker took in the meantime.
+    if (breakIfStill(lockPath, current)) {
       brokeStaleLockOf = current ?? {
         pid: -1,
         host: "unknown",
         since: "unknown",
         owner: "unreadable lock",
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
   }
   const last = readHolder(lockPath);
@@ -136,6 +132,35 @@ export function acquireWriterLock(file: string, owner: string): LockResult {
     { file },
     last ?? { pid: -1, host: "unknown", since: "unknown", owner: "contended lock" },
   );
+}
+
+/** Remove the lock if it still holds exactly `judged` (undefined: still unreadable). */
+function breakIfStill(lockPath: string, judged: LockHolder | undefined): boolean {
+  const guard = `${lockPath}.breaking`;
+  let fd: number;
+  try {
+    fd = fs.openSync(guard, "wx");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    // A breaker that died while holding the guard leaves it behind: it is only ever held
+    // for a few milliseconds, so an old one is stale.
+    if (Date.now() - safeMtime(guard) > 5000) fs.rmSync(guard, { force: true });
+    sleepMs(20);
+    return false;
+  }
+  try {
+    const now = readHolder(lockPath);
+    const same =
+      judged === undefined
+        ? now === undefined
+        : now !== undefined && now.pid === judged.pid && now.since === judged.since;
+    if (!same || !fs.existsSync(lockPath)) return false;
+    fs.rmSync(lockPath, { force: true });
+    return true;
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(guard, { force: true });
+  }
 }
 
 function safeMtime(p: string): number {

@@ -18,8 +18,10 @@ import {
   ShapeMismatchError,
   SliceOutOfRangeError,
   StoreClosedError,
+  UnsupportedFormatError,
   WriterCrashedError,
 } from "./errors.js";
+import { readSuperblock } from "./superblock.js";
 import { itemBytes, lanes, matchesDType, type DType, type TypedArrayFor } from "./dtype.js";
 import { filterFor, type Compression } from "./compression.js";
 import {
@@ -51,6 +53,12 @@ export interface WriterOptions {
   provenance?: Provenance;
   /** Replace an existing file (only when no live writer holds it). */
   overwrite?: boolean;
+}
+
+export interface OpenOptions {
+  provenance?: Provenance;
+  /** Rewrite a pre-1.10-format file (h5py's default) in the SWMR-capable 1.10 format. */
+  upgradeFormat?: boolean;
 }
 
 export interface CommitInfo {
@@ -106,10 +114,7 @@ export class StoreWriter {
    * still marked open), the file is first rebuilt from its committed data: every committed
    * row survives, and nothing after the last commit is trusted.
    */
-  static async open(
-    path: string,
-    opts: Omit<WriterOptions, "overwrite"> = {},
-  ): Promise<StoreWriter> {
+  static async open(path: string, opts: OpenOptions = {}): Promise<StoreWriter> {
     const lib = await loadH5();
     if (!fs.existsSync(path)) throw new FileNotFoundError("no such file", { file: path });
     const releaseClaim = claim(path, "writer");
@@ -119,9 +124,18 @@ export class StoreWriter {
       lock = got.lock;
       let recovered: RecoveryReport | undefined;
       let file: H5File;
+      const sb = readSuperblock(path);
+      if (sb && sb.version < 3 && sb.writerFlags === 0 && !opts.upgradeFormat) {
+        throw new UnsupportedFormatError(
+          `uses the pre-HDF5-1.10 file format (superblock version ${sb.version}, h5py's default), ` +
+            "which SWMR readers cannot follow; pass { upgradeFormat: true } to rewrite it in the 1.10 format (a full copy)",
+          { file: path },
+        );
+      }
       try {
         if (got.brokeStaleLockOf)
           throw new WriterCrashedError("previous writer died", { file: path });
+        if (sb && sb.version < 3) throw new WriterCrashedError("format upgrade", { file: path });
         file = H5File.open(lib, path, "a");
       } catch (e) {
         if (!(e instanceof WriterCrashedError)) throw e;
@@ -142,6 +156,20 @@ export class StoreWriter {
     const commit = readCommit(this.file);
     this.sequence = commit?.sequence ?? 0;
     this.tracked = readTracked(this.file);
+    // A file another program wrote: track every dataset we can write, so stages can append.
+    if (this.tracked.length === 0) {
+      this.tracked = this.file
+        .list("/", true)
+        .filter((p) => !p.startsWith(BOOK_GROUP) && this.file.kind(p) === "dataset")
+        .filter((p) => {
+          try {
+            this.file.layout(p);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+    }
     for (const p of this.tracked) {
       if (this.file.kind(p) !== "dataset") continue;
       const layout = this.file.layout(p);

@@ -11,7 +11,7 @@ import * as Comlink from "comlink/dist/esm/comlink.mjs";
 import { nodeEndpoint } from "./endpoint.js";
 import type { StoreThreadApi } from "./store-thread.js";
 import type { AxisSelection, DatasetInfo, ReaderOptions, StoreArray, TreeNode } from "../reader.js";
-import type { CommitInfo, DatasetSpec, WriterOptions } from "../writer.js";
+import type { CommitInfo, DatasetSpec, OpenOptions, WriterOptions } from "../writer.js";
 import type { RecoveryReport } from "../recover.js";
 import type { DType, TypedArrayFor } from "../dtype.js";
 import type { Attrs } from "../h5file.js";
@@ -167,10 +167,7 @@ export class AsyncStoreWriter {
     }
   }
 
-  static async open(
-    path: string,
-    opts: Omit<WriterOptions, "overwrite"> = {},
-  ): Promise<AsyncStoreWriter> {
+  static async open(path: string, opts: OpenOptions = {}): Promise<AsyncStoreWriter> {
     const thread = new StoreThread();
     try {
       const { id, recovered } = await thread.call((api) => api.openWriter(path, opts));

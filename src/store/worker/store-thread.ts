@@ -7,7 +7,7 @@ import { parentPort } from "node:worker_threads";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
 import { nodeEndpoint } from "./endpoint.js";
 import { StoreReader, type AxisSelection, type ReaderOptions } from "../reader.js";
-import { StoreWriter, type DatasetSpec, type WriterOptions } from "../writer.js";
+import { StoreWriter, type DatasetSpec, type OpenOptions, type WriterOptions } from "../writer.js";
 import type { DType, TypedArrayFor } from "../dtype.js";
 import type { Attrs } from "../h5file.js";
 import { StoreError } from "../errors.js";
@@ -77,7 +77,7 @@ const api = {
       writers.set(id, await StoreWriter.create(path, opts));
       return id;
     }),
-  openWriter: (path: string, opts?: WriterOptions) =>
+  openWriter: (path: string, opts?: OpenOptions) =>
     guarded(async () => {
       const id = nextId++;
       const w = await StoreWriter.open(path, opts);

@@ -1,7 +1,7 @@
 /**
  * HDF5 store throughput against h5py, same machine, same run, same data.
  *
- *   npm run bench -- store            (512 MiB float32; STAGELAB_BENCH_MIB to change)
+ *   npm run bench -- tests/bench/store          (512 MiB float32; STAGELAB_BENCH_MIB to change)
  *
  * Operations: chunk-aligned write and read (uncompressed and gzip-1, 64 MiB slabs of whole
  * 1 MiB chunks; STAGELAB_BENCH_CHUNK_ROWS=64 for 4 MiB) and 2000 random small slices. Each is timed REPS times per side; the table
@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { StoreReader, StoreWriter } from "../src/index.js";
+import { StoreReader, StoreWriter } from "../../src/index.js";
 
 const MIB = 1024 * 1024;
 const totalMiB = Number(process.env.STAGELAB_BENCH_MIB ?? 512);

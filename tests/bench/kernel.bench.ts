@@ -2,17 +2,17 @@
  * Kernel start-up (start to kernel_info_reply) and trivial-cell latency (execute_request to
  * execute_reply for `1 + 1`), stagelab against ipykernel, side by side in one run.
  *
- *   npm run bench -- bench/kernel.bench.ts      (STAGELAB_BENCH_STARTS, STAGELAB_BENCH_CELLS)
+ *   npm run bench -- tests/bench/kernel      (STAGELAB_BENCH_STARTS, STAGELAB_BENCH_CELLS)
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { kernelEnv } from "../tests/kernel/python-suite.js";
+import { kernelEnv } from "../kernel/python-suite.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const venvPython =
-  process.env.STAGELAB_VENV_PYTHON ?? path.join(here, "..", ".venv", "bin", "python");
+  process.env.STAGELAB_VENV_PYTHON ?? path.join(here, "..", "..", ".venv", "bin", "python");
 const starts = process.env.STAGELAB_BENCH_STARTS ?? "5";
 const cells = process.env.STAGELAB_BENCH_CELLS ?? "100";
 
