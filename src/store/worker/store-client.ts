@@ -18,10 +18,17 @@ import type { Attrs } from "../h5file.js";
 import type { FileState } from "../bookkeeping.js";
 import { STORE_ERROR_CLASSES, StoreError, StoreLockedError, type LockHolder } from "../errors.js";
 
-function threadEntry(): URL {
+function spawnThread(): Worker {
   const js = new URL("./store-thread.js", import.meta.url);
-  // Running from TypeScript sources (tests under tsx): the worker loads the .ts sibling.
-  return fs.existsSync(fileURLToPath(js)) ? js : new URL("./store-thread.ts", import.meta.url);
+  if (fs.existsSync(fileURLToPath(js))) return new Worker(js);
+  // Running from TypeScript sources (tests under tsx): register tsx's loader in the worker
+  // before loading the entry (a worker's --import hooks are not applied to its entry file).
+  const ts = new URL("./store-thread.ts", import.meta.url).href;
+  const api = import.meta.resolve("tsx/esm/api");
+  return new Worker(
+    `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`,
+    { eval: true },
+  );
 }
 
 /** One worker thread with its own HDF5 instance. */
@@ -33,7 +40,7 @@ export class StoreThread {
   private ended = false;
 
   constructor() {
-    this.worker = new Worker(threadEntry());
+    this.worker = spawnThread();
     this.worker.unref();
     this.remote = Comlink.wrap<StoreThreadApi>(nodeEndpoint(this.worker));
   }
