@@ -44,3 +44,4 @@ export const comms = {
     return kernelApi().comms.open(target, data, metadata, buffers);
   },
 };
+export { h5view, H5View, type H5ViewOptions, type TreeEntry } from "./viewers/h5view.js";

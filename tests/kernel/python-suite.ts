@@ -47,24 +47,32 @@ export function kernelEnv(): { env: NodeJS.ProcessEnv; dir: string } {
 export async function runPythonSuite(t: TestContext, module: string): Promise<void> {
   const { env, dir } = kernelEnv();
   try {
-    const r = spawnSync(systemPython, ["-m", "unittest", "-v", module], {
+    const r = spawnSync(systemPython, [path.join(here, "run_suite.py"), module], {
       cwd: here,
       env,
       encoding: "utf8",
       timeout: 600_000,
     });
     const out = `${r.stdout}\n${r.stderr}`;
-    const results = [
-      ...out.matchAll(/^(test_\w+) \(([\w.]+)\)[^\n]*?\.\.\. (ok|FAIL|ERROR|skipped[^\n]*)$/gm),
-    ];
+    const results = r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("STAGELAB_RESULT "))
+      .map(
+        (l) =>
+          JSON.parse(l.slice("STAGELAB_RESULT ".length)) as {
+            name: string;
+            status: string;
+            detail: string;
+          },
+      );
     assert.ok(results.length > 0, `no test results from ${module}:\n${out}`);
-    for (const [, name, cls, status] of results) {
-      await t.test(`${cls!.split(".").pop()}.${name}`, (st) => {
-        if (status!.startsWith("skipped")) {
-          st.skip(status);
+    for (const { name, status, detail } of results) {
+      await t.test(name.split(".").slice(-2).join("."), (st) => {
+        if (status === "skip") {
+          st.skip(detail);
           return;
         }
-        assert.equal(status, "ok", out);
+        assert.equal(status, "ok", detail);
       });
     }
     assert.equal(r.status, 0, out);

@@ -16,6 +16,17 @@ export const CONTROLS_MODULE = "@jupyter-widgets/controls";
 export const BASE_MODULE = "@jupyter-widgets/base";
 export const MODULE_VERSION = "2.0.0";
 
+/**
+ * The `_model_module_version` / `_view_module_version` a model asks for when not given:
+ * MODULE_VERSION for the @jupyter-widgets modules, any version ("*", as ipywidgets' own
+ * `Widget` does) for other modules such as @stagelab/widgets. The frontend's widget manager
+ * matches it as a semver range against the version the module registered with (a bare
+ * "2.0.0" would mean ^2.0.0 and miss a module at 0.1.0).
+ */
+export function defaultModuleVersion(module: string): string {
+  return module.startsWith("@jupyter-widgets/") ? MODULE_VERSION : "*";
+}
+
 export type WidgetState = Record<string, unknown>;
 type Path = (string | number)[];
 
@@ -78,16 +89,25 @@ export class Widget<S extends WidgetState = WidgetState> {
   private readonly customHandlers: ((content: unknown, buffers: Uint8Array[]) => void)[] = [];
 
   constructor(
-    model: { modelName: string; modelModule: string; viewName: string | null; viewModule: string },
+    model: {
+      modelName: string;
+      modelModule: string;
+      viewName: string | null;
+      viewModule: string;
+      /** Semver range of modelModule; default: defaultModuleVersion(modelModule). */
+      modelModuleVersion?: string;
+      /** Semver range of viewModule; default: defaultModuleVersion(viewModule). */
+      viewModuleVersion?: string;
+    },
     state: S,
   ) {
     this.state = {
       _model_name: model.modelName,
       _model_module: model.modelModule,
-      _model_module_version: MODULE_VERSION,
+      _model_module_version: model.modelModuleVersion ?? defaultModuleVersion(model.modelModule),
       _view_name: model.viewName,
       _view_module: model.viewModule,
-      _view_module_version: MODULE_VERSION,
+      _view_module_version: model.viewModuleVersion ?? defaultModuleVersion(model.viewModule),
       _view_count: null,
       ...state,
     };

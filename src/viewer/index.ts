@@ -1,0 +1,4 @@
+/** Pure helpers for array viewers (browser-safe: no Node or DOM APIs). */
+export * from "./colormap.js";
+export * from "./stats.js";
+export * from "./plan.js";
