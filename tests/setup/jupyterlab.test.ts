@@ -95,7 +95,7 @@ test(
         content: { name: string }[];
       };
       const names = contents.content.map((entry) => entry.name);
-      assert.ok(names.includes("00-store-basics.ipynb"), `notebooks/ lists ${names.join(", ")}`);
+      assert.ok(names.includes("00-getting-started.ipynb"), `notebooks/ lists ${names.join(", ")}`);
 
       const specs = (await (await get("/api/kernelspecs")).json()) as {
         kernelspecs: Record<string, unknown>;
