@@ -2,11 +2,39 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", ".venv/**", "test-artifacts/**"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      ".venv/**",
+      "test-artifacts/**",
+      "extension/lib/**",
+      "extension/labextension/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          "process",
+          "console",
+          "URL",
+          "Buffer",
+          "setTimeout",
+          "clearTimeout",
+          "setInterval",
+          "clearInterval",
+          "setImmediate",
+          "performance",
+          "TextDecoder",
+          "TextEncoder",
+          "AbortController",
+          "structuredClone",
+        ].map((g) => [g, "readonly"]),
+      ),
+    },
     rules: {
       "@typescript-eslint/no-unused-vars": [
         "error",

@@ -33,6 +33,8 @@ export class Comm {
     private readonly transport: CommTransport,
     readonly commId: string,
     readonly targetName: string,
+    /** Drops the comm from its manager's table once closed. */
+    private readonly forget: () => void,
   ) {}
 
   get isClosed(): boolean {
@@ -52,7 +54,7 @@ export class Comm {
     if (this.closed) return;
     this.closed = true;
     this.transport.sendComm("comm_close", { comm_id: this.commId, data }, {}, []);
-    manager?.forget(this.commId);
+    this.forget();
   }
 
   onMsg(handler: (m: CommMessage) => void | Promise<void>): this {
@@ -79,15 +81,11 @@ export class Comm {
 
 export type TargetHandler = (comm: Comm, open: CommMessage) => void | Promise<void>;
 
-let manager: CommManager | undefined;
-
 export class CommManager {
   private readonly targets = new Map<string, TargetHandler>();
   private readonly comms = new Map<string, Comm>();
 
-  constructor(private readonly transport: CommTransport) {
-    manager = this;
-  }
+  constructor(private readonly transport: CommTransport) {}
 
   registerTarget(name: string, handler: TargetHandler): void {
     this.targets.set(name, handler);
@@ -105,7 +103,7 @@ export class CommManager {
     buffers: Buffers = [],
     commId: string = randomUUID().replace(/-/g, ""),
   ): Comm {
-    const comm = new Comm(this.transport, commId, targetName);
+    const comm = new Comm(this.transport, commId, targetName, () => this.forget(commId));
     this.comms.set(commId, comm);
     this.transport.sendComm(
       "comm_open",
@@ -135,7 +133,7 @@ export class CommManager {
   /** The frontend opened a comm: run the target's handler, or close it if there is none. */
   async handleOpen(commId: string, targetName: string, m: CommMessage): Promise<void> {
     const handler = this.targets.get(targetName);
-    const comm = new Comm(this.transport, commId, targetName);
+    const comm = new Comm(this.transport, commId, targetName, () => this.forget(commId));
     if (!handler) {
       this.transport.sendComm("comm_close", { comm_id: commId, data: {} }, {}, []);
       return;
