@@ -56,10 +56,10 @@ export async function runPythonSuite(t: TestContext, module: string): Promise<vo
     const out = `${r.stdout}\n${r.stderr}`;
     const results = r.stdout
       .split("\n")
-      .filter((l) => l.startsWith("STAGELAB_RESULT "))
+      .filter((l) => l.includes("STAGELAB_RESULT "))
       .map(
         (l) =>
-          JSON.parse(l.slice("STAGELAB_RESULT ".length)) as {
+          JSON.parse(l.slice(l.indexOf("STAGELAB_RESULT ") + "STAGELAB_RESULT ".length)) as {
             name: string;
             status: string;
             detail: string;

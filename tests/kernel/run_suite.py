@@ -9,7 +9,7 @@ import unittest
 
 class Recorder(unittest.TextTestResult):
     def _emit(self, test, status, detail=""):
-        print("STAGELAB_RESULT " + json.dumps({"name": test.id(), "status": status, "detail": detail}), flush=True)
+        print("\nSTAGELAB_RESULT " + json.dumps({"name": test.id(), "status": status, "detail": detail}), flush=True)
 
     def addSuccess(self, test):
         super().addSuccess(test)
