@@ -19,6 +19,11 @@ export declare function ensureApt(packages: readonly string[]): Promise<void>;
 export declare function ensureVenv(): Promise<{ python: string; jupyter: string }>;
 export declare function ensureBuild(): Promise<void>;
 
+/** .venv/share/jupyter/kernels/stagelab (where ensureKernelspec writes kernel.json). */
+export declare const KERNELSPEC_DIR: string;
+/** Register the stagelab kernel with the venv's Jupyter (after ensureBuild). */
+export declare function ensureKernelspec(): Promise<void>;
+
 export interface JupyterEnv {
   JUPYTER_CONFIG_DIR: string;
   JUPYTER_DATA_DIR: string;
@@ -37,3 +42,10 @@ export declare function filterByPrefix(
   files: readonly string[],
   prefixes: readonly string[],
 ): string[];
+
+/** extension/labextension (the prebuilt @stagelab/jupyterlab extension). */
+export declare const EXTENSION_BUILD_DIR: string;
+/** .venv/share/jupyter/labextensions/@stagelab/jupyterlab. */
+export declare const EXTENSION_INSTALL_DIR: string;
+/** Link (or copy) the built extension into the venv's JupyterLab (after ensureBuild). */
+export declare function ensureExtension(): Promise<void>;

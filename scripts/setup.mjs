@@ -4,6 +4,7 @@
 // idempotent, quick when already done, and prints one line saying what it does.
 
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import {
   existsSync,
@@ -303,6 +304,66 @@ export async function ensureBuild() {
   run(npm, ["run", "--silent", "build"]);
 }
 
+/** Where `ensureKernelspec` registers the stagelab kernel: the venv's share/jupyter. */
+export const KERNELSPEC_DIR = join(VENV_DIR, "share", "jupyter", "kernels", "stagelab");
+const KERNELSPEC_STAMP = join(VENV_DIR, ".stagelab-kernelspec-stamp");
+
+/**
+ * Register our TypeScript kernel ("TypeScript (stagelab)") with the venv's Jupyter:
+ * `node kernel/dist/main.js install --sys-prefix` (after ensureBuild and ensureVenv), which
+ * writes .venv/share/jupyter/kernels/stagelab/kernel.json. Skipped while that file runs this
+ * Node binary on this checkout's kernel/dist/main.js and .venv/.stagelab-kernelspec-stamp
+ * says it was written by the current kernel/dist/install.js (by content: `tsc -b` rewrites
+ * unchanged outputs).
+ */
+export async function ensureKernelspec() {
+  const main = join(ROOT, "kernel", "dist", "main.js");
+  const installer = join(ROOT, "kernel", "dist", "install.js");
+  const specFile = join(KERNELSPEC_DIR, "kernel.json");
+  if (!existsSync(main) || !existsSync(installer)) {
+    throw new Error(`kernelspec: kernel/dist/ is not built (${main} missing)`);
+  }
+  const wanted = JSON.stringify({
+    node: process.execPath,
+    installer: createHash("sha256").update(readFileSync(installer)).digest("hex"),
+  });
+  const readSpec = () => {
+    try {
+      return JSON.parse(readFileSync(specFile, "utf8"));
+    } catch {
+      return undefined;
+    }
+  };
+  const spec = readSpec();
+  if (
+    spec?.argv?.[0] === process.execPath &&
+    spec?.argv?.[1] === main &&
+    existsSync(KERNELSPEC_STAMP) &&
+    readFileSync(KERNELSPEC_STAMP, "utf8") === wanted
+  ) {
+    say("kernelspec: stagelab up to date in .venv");
+    return;
+  }
+  say("kernelspec: installing stagelab into .venv (node kernel/dist/main.js install --sys-prefix)");
+  rmSync(KERNELSPEC_STAMP, { force: true });
+  rmSync(specFile, { force: true });
+  // VIRTUAL_ENV decides which venv `install` writes to: always ours.
+  const result = spawnSync(process.execPath, [main, "install", "--sys-prefix"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, VIRTUAL_ENV: VENV_DIR },
+  });
+  // The installer reports some failures on stderr but still exits 0: check what it wrote.
+  if (result.error || result.status !== 0 || readSpec()?.argv?.[1] !== main) {
+    const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim();
+    throw new Error(
+      `kernelspec: \`node kernel/dist/main.js install --sys-prefix\` did not write ${specFile}` +
+        (output ? `:\n${output}` : ""),
+    );
+  }
+  writeFileSync(KERNELSPEC_STAMP, wanted);
+}
+
 /**
  * Environment variables that keep Jupyter's config, data, runtime and IPython dirs inside
  * `root` (default: the gitignored .cache/jupyter/ of the repo) instead of $HOME. The venv's
@@ -362,4 +423,71 @@ export function filterByPrefix(files, prefixes) {
   if (prefixes.length === 0) return files;
   const norm = prefixes.map((p) => relative(ROOT, resolve(ROOT, p)).split(sep).join("/"));
   return files.filter((f) => norm.some((p) => p === "" || f.startsWith(p)));
+}
+
+// ---------------------------------------------------------------------------------------
+// The JupyterLab extension (extension/, built by ensureBuild into extension/labextension/)
+
+import { cpSync, lstatSync, readlinkSync, symlinkSync } from "node:fs";
+
+/** extension/labextension: the prebuilt (federated) @stagelab/jupyterlab extension. */
+export const EXTENSION_BUILD_DIR = join(ROOT, "extension", "labextension");
+
+/** Where `ensureExtension` installs it: the venv's share/jupyter/labextensions. */
+export const EXTENSION_INSTALL_DIR = join(
+  VENV_DIR,
+  "share",
+  "jupyter",
+  "labextensions",
+  "@stagelab",
+  "jupyterlab",
+);
+
+/**
+ * Install the prebuilt extension into the venv's JupyterLab (after ensureBuild and
+ * ensureVenv): .venv/share/jupyter/labextensions/@stagelab/jupyterlab becomes a symlink to
+ * extension/labextension, as `jupyter labextension develop` does, so every later build is live
+ * on the next page load. Where symlinks cannot be made, the directory is copied instead (and
+ * copied again on every call). `jupyter labextension list` then shows
+ * `@stagelab/jupyterlab v0.1.0 enabled OK`.
+ */
+export async function ensureExtension() {
+  const built = join(EXTENSION_BUILD_DIR, "package.json");
+  let meta;
+  try {
+    meta = JSON.parse(readFileSync(built, "utf8"));
+  } catch {
+    throw new Error(`extension: ${built} missing (did \`npm run build\` run?)`);
+  }
+  const entry = meta?.jupyterlab?._build?.load;
+  if (typeof entry !== "string" || !existsSync(join(EXTENSION_BUILD_DIR, entry))) {
+    throw new Error(
+      `extension: ${built} names no built remoteEntry (jupyterlab._build.load: ${entry})`,
+    );
+  }
+  const dest = EXTENSION_INSTALL_DIR;
+  let current;
+  try {
+    current = lstatSync(dest);
+  } catch {
+    current = undefined;
+  }
+  const linked =
+    current?.isSymbolicLink() && resolve(dirname(dest), readlinkSync(dest)) === EXTENSION_BUILD_DIR;
+  if (linked) {
+    say(`extension: ${meta.name} ${meta.version} linked into .venv`);
+    return;
+  }
+  if (current) rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dirname(dest), { recursive: true });
+  try {
+    symlinkSync(EXTENSION_BUILD_DIR, dest, "dir");
+    say(`extension: linked ${relative(ROOT, dest)} -> extension/labextension`);
+  } catch (err) {
+    cpSync(EXTENSION_BUILD_DIR, dest, { recursive: true });
+    say(
+      `extension: copied extension/labextension to ${relative(ROOT, dest)} ` +
+        `(no symlink: ${err instanceof Error ? err.message : err})`,
+    );
+  }
 }

@@ -9,6 +9,8 @@ import {
   ROOT,
   ensureApt,
   ensureBuild,
+  ensureExtension,
+  ensureKernelspec,
   ensureNodeModules,
   ensureVenv,
   jupyterEnv,
@@ -40,6 +42,8 @@ async function main() {
   await ensureApt(START_APT);
   const { jupyter } = await ensureVenv();
   await ensureBuild();
+  await ensureExtension();
+  await ensureKernelspec();
   await ensureDemoData();
 
   const args = ["lab", `--notebook-dir=${join(ROOT, "notebooks")}`];

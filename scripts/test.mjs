@@ -22,6 +22,8 @@ import {
   TEST_APT,
   ensureApt,
   ensureBuild,
+  ensureExtension,
+  ensureKernelspec,
   ensureNodeModules,
   ensureVenv,
   filterByPrefix,
@@ -160,6 +162,8 @@ async function main() {
   await ensureApt(TEST_APT);
   const { python } = await ensureVenv();
   await ensureBuild();
+  await ensureExtension();
+  await ensureKernelspec();
 
   const files = filterByPrefix(findFiles("tests", ".test.ts"), prefixes);
   const allSpecs = findFiles("tests/ui", ".spec.ts");

@@ -36,4 +36,7 @@ process.on("uncaughtException", (err) => {
   console.error("Uncaught exception:", err);
 });
 
-void main(process.argv.slice(2));
+main(process.argv.slice(2)).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

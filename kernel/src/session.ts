@@ -408,6 +408,7 @@ export class KernelSession {
       status: "ok",
       protocol_version: "5.3",
       implementation: "stagelab",
+      debugger: false,
       implementation_version: VERSION,
       language_info: {
         name: "typescript",

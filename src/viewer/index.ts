@@ -2,3 +2,4 @@
 export * from "./colormap.js";
 export * from "./stats.js";
 export * from "./plan.js";
+export * from "./parts.js";

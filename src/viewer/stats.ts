@@ -35,30 +35,38 @@ export function percentileLimits(
   return [lo, hi];
 }
 
-export interface Histogram {
-  /** bins+1 edges */
-  edges: Float64Array;
-  counts: Uint32Array;
-}
-
-/** Counts of finite values in `bins` equal bins over [lo, hi] (values outside are clipped in). */
+/**
+ * Count `values` into `bins` equal-width bins over [min, max] (default: the finite range of
+ * the values). Values outside the range and non-finite values are not counted; the maximum
+ * falls into the last bin.
+ */
 export function histogram(
   values: ArrayLike<number>,
   bins: number,
-  lo: number,
-  hi: number,
-): Histogram {
+  range?: readonly [number, number],
+): Uint32Array {
+  if (!Number.isSafeInteger(bins) || bins < 1) {
+    throw new RangeError(`bins must be a positive integer, got ${bins}`);
+  }
+  let [lo, hi] = range ?? [Infinity, -Infinity];
+  if (!range) {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
   const counts = new Uint32Array(bins);
-  const edges = new Float64Array(bins + 1);
-  const width = (hi - lo) / bins || 1;
-  for (let b = 0; b <= bins; b++) edges[b] = lo + b * width;
+  if (!(lo <= hi)) return counts; // no finite values
+  const width = hi - lo;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (!Number.isFinite(v)) continue;
-    const b = Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width)));
-    counts[b]!++;
+    if (!Number.isFinite(v) || v < lo || v > hi) continue;
+    const bin = width === 0 ? 0 : Math.min(bins - 1, Math.floor(((v - lo) / width) * bins));
+    counts[bin]! += 1;
   }
-  return { edges, counts };
+  return counts;
 }
 
 /** |z| and arg(z) of interleaved complex values. */

@@ -67,7 +67,11 @@ export async function runPythonSuite(t: TestContext, module: string): Promise<vo
       );
     assert.ok(results.length > 0, `no test results from ${module}:\n${out}`);
     const ran = Number(/Ran (\d+) tests?/.exec(r.stderr)?.[1] ?? NaN);
-    assert.equal(new Set(results.map((x) => x.name)).size, ran, `every test of ${module} reports a result:\n${out}`);
+    assert.equal(
+      new Set(results.map((x) => x.name)).size,
+      ran,
+      `every test of ${module} reports a result:\n${out}`,
+    );
     for (const { name, status, detail } of results) {
       await t.test(name.split(".").slice(-2).join("."), (st) => {
         if (status === "skip") {

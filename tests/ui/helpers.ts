@@ -1,11 +1,13 @@
 // Reusable galata helpers for the UI tests: a notebook on a given kernel, run code cells one
 // after another, read their outputs, save screenshots into test-artifacts/ui/.
 
-import type { IJupyterLabPageFixture } from "@jupyterlab/galata";
+import { test, type IJupyterLabPageFixture } from "@jupyterlab/galata";
 import { expect, type Locator } from "@playwright/test";
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ROOT, VENV_DIR, jupyterEnv } from "../../scripts/setup.mjs";
 
 /** test-artifacts/ui/ of the repository (gitignored). */
 export const ARTIFACTS = resolve(
@@ -35,8 +37,24 @@ export async function kernelspecNames(page: IJupyterLabPageFixture): Promise<str
   return Object.keys(body.kernelspecs);
 }
 
+/** The bits of JupyterLab's NotebookPanel the helpers use inside the page. */
+interface NotebookPanelLike {
+  content?: {
+    model?: {
+      cells: {
+        length: number;
+        get(i: number): {
+          type: string;
+          sharedModel: { getSource(): string; setSource(source: string): void };
+        };
+      };
+      sharedModel: { insertCell(index: number, cell: { cell_type: "code"; source: string }): void };
+    };
+  };
+}
+
 /**
- * A notebook open in JupyterLab, running `kernel`. `run()` types code into the next cell and
+ * A notebook open in JupyterLab, running `kernel`. `run()` puts code into the next cell and
  * executes it; cells are numbered from 0 in the order they were run.
  */
 export class NotebookSession {
@@ -67,18 +85,53 @@ export class NotebookSession {
     return new NotebookSession(page, fileName, kernelName);
   }
 
-  /** Type `source` into the next cell and run it (waits until it has executed). */
+  /**
+   * Put `source` into the next cell and run it (Shift+Enter; waits until it has executed).
+   * The source goes straight into the notebook model: typing it through the editor costs
+   * seconds per cell (and auto-indent can change it), and the editor is not under test here.
+   */
   async run(source: string): Promise<number> {
     const index = this.next;
-    const cells = await this.page.notebook.getCellCount();
-    const ok =
-      index < cells
-        ? await this.page.notebook.setCell(index, "code", source)
-        : await this.page.notebook.addCell("code", source);
-    expect(ok, `could not enter cell ${index}`).toBe(true);
-    expect(await this.page.notebook.runCell(index), `could not run cell ${index}`).toBe(true);
-    this.next = index + 1;
-    return index;
+    const title = `cell ${index}: ${source.split("\n").at(-1)}`;
+    return test.step(title, async () => {
+      expect(await this.setSource(index, source), `could not enter cell ${index}`).toBe(true);
+      expect(await this.source(index), `source of cell ${index}`).toBe(source);
+      expect(await this.page.notebook.runCell(index), `could not run cell ${index}`).toBe(true);
+      this.next = index + 1;
+      return index;
+    });
+  }
+
+  /** Set the source of code cell `index`, or append a code cell when `index` is one past the end. */
+  private async setSource(index: number, source: string): Promise<boolean> {
+    return this.page.evaluate(
+      ({ index, source }) => {
+        const app = (
+          window as unknown as { galata: { app: { shell: { currentWidget: unknown } } } }
+        ).galata.app;
+        const model = (app.shell.currentWidget as NotebookPanelLike | null)?.content?.model;
+        if (!model) return false;
+        if (index === model.cells.length) {
+          model.sharedModel.insertCell(index, { cell_type: "code", source });
+          return true;
+        }
+        const cell = index < model.cells.length ? model.cells.get(index) : undefined;
+        if (cell?.type !== "code") return false;
+        cell.sharedModel.setSource(source);
+        return true;
+      },
+      { index, source },
+    );
+  }
+
+  /** The source of cell `index` as the notebook model holds it (null when there is none). */
+  async source(index: number): Promise<string | null> {
+    return this.page.evaluate((i) => {
+      const app = (window as unknown as { galata: { app: { shell: { currentWidget: unknown } } } })
+        .galata.app;
+      const model = (app.shell.currentWidget as NotebookPanelLike | null)?.content?.model;
+      return model && i < model.cells.length ? model.cells.get(i).sharedModel.getSource() : null;
+    }, index);
   }
 
   /** The output area of cell `index` (a Locator: use with expect(...) to wait). */
@@ -86,6 +139,14 @@ export class NotebookSession {
     const cell = await this.page.notebook.getCellLocator(index);
     expect(cell, `no cell ${index}`).not.toBeNull();
     return cell!.locator(".jp-Cell-outputArea");
+  }
+
+  /**
+   * The execute_result outputs of cell `index` (what a cell's last expression displays; not
+   * print()/console.log streams): a Locator for expect(...).toHaveText.
+   */
+  async executeResult(index: number): Promise<Locator> {
+    return (await this.output(index)).locator(".jp-OutputArea-executeResult .jp-OutputArea-output");
   }
 
   /** The text of each output of cell `index` (plain text, trimmed). */
@@ -100,10 +161,50 @@ export class NotebookSession {
   }
 }
 
+/**
+ * Record the browser console (and uncaught page errors) from now on: widget managers report
+ * rejected or unknown models there. Returns the lines so far (call it again at the end).
+ */
+export function recordConsole(page: IJupyterLabPageFixture): () => string[] {
+  const lines: string[] = [];
+  page.on("console", (message) => lines.push(`[${message.type()}] ${message.text()}`));
+  page.on("pageerror", (error) => lines.push(`[pageerror] ${error.stack ?? error.message}`));
+  return () => [...lines];
+}
+
 /** Save a full-window screenshot as test-artifacts/ui/<name>.png; returns the path. */
 export async function screenshot(page: IJupyterLabPageFixture, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path });
   return path;
+}
+
+/** The Jupyter dirs of the server under test (playwright.config.ts: STAGELAB_UI_TMP/jupyter). */
+export function serverJupyterEnv(): Record<string, string> {
+  const tmp = process.env.STAGELAB_UI_TMP;
+  if (!tmp) throw new Error("STAGELAB_UI_TMP is not set: run through playwright.config.ts");
+  return { ...jupyterEnv(join(tmp, "jupyter")) };
+}
+
+/**
+ * Make sure the server offers the stagelab kernel. scripts/test.mjs registers it in .venv
+ * (ensureKernelspec); when it is not there (a bare `npx playwright test`), register it in the
+ * server's own JUPYTER_DATA_DIR, whose kernels/ the server lists afresh on every request.
+ */
+export async function ensureStagelabKernel(
+  page: Parameters<typeof kernelspecNames>[0],
+  kernel: KernelUnderTest,
+): Promise<void> {
+  if ((await kernelspecNames(page)).includes(kernel.name)) return;
+  const env = serverJupyterEnv();
+  const result = spawnSync(
+    process.execPath,
+    [join(ROOT, "kernel", "dist", "main.js"), "install", "--user"],
+    { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env, VIRTUAL_ENV: VENV_DIR } },
+  );
+  expect(result.status, `kernel install --user:\n${result.stdout}${result.stderr}`).toBe(0);
+  expect(await kernelspecNames(page)).toContain(kernel.name);
+  await page.reload(); // the page's kernelspec list
+  await page.waitForSelector("#jupyterlab-splash", { state: "detached" });
 }

@@ -63,7 +63,7 @@ export default defineConfig({
   reporter,
   timeout: 120_000,
   // A safety net for `npm test`: the whole UI run (one test takes ~20 s) stops after 4 minutes.
-  globalTimeout: 240_000,
+  globalTimeout: 900_000,
   expect: { timeout: 15_000 },
   // One JupyterLab server for all tests; keep the browser load light on small machines.
   workers: 1,

@@ -25,7 +25,6 @@ import {
 } from "@stagelab/core";
 import { Widget } from "../widgets/widget.js";
 import { DISPLAY_SYMBOL, type MimeBundle } from "../format.js";
-import { splitParts } from "./chunking.js";
 
 export const WIDGETS_MODULE = "@stagelab/widgets";
 export const WIDGETS_VERSION = "0.1.0";
@@ -291,7 +290,8 @@ export class H5View extends Widget<H5ViewState> {
   ): Promise<void> {
     const a: StoreArray = await this.reader.read(dsPath, selection);
     const bytes = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-    const parts = splitParts(bytes);
+    const parts = viewer.splitBuffer(bytes);
+    if (parts.length === 0) parts.push(bytes);
     let offset = 0;
     parts.forEach((p, i) => {
       this.sendCustom(

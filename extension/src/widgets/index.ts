@@ -1,0 +1,6 @@
+/**
+ * The classes of the `@stagelab/widgets` module, by the names kernel-side models use in
+ * `_model_name` / `_view_name`. Loaded on first use (its own chunk): add new viewers here.
+ */
+export { HelloModel, HelloView } from "./hello.js";
+export { H5ViewModel, H5ViewView } from "../h5view/widget.js";
