@@ -13,6 +13,8 @@
 // Usage: node extension/scripts/build.mjs [--development]   (npm run build -w extension)
 
 import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { HASH_FILE, sourceHash } from "./source-hash.mjs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +30,23 @@ function run(what, args) {
     console.error(`[stagelab] extension: ${what} failed (exit ${result.status ?? result.signal})`);
     process.exit(result.status || 1);
   }
+}
+
+// The committed prebuilt bundle is kept as long as its sources are unchanged: module ids
+// depend on where the repository sits, so rebuilding identical sources elsewhere would
+// change every file name for nothing.
+const ROOT = resolve(EXTENSION, "..");
+const hash = sourceHash(ROOT, EXTENSION);
+const hashFile = join(EXTENSION, "labextension", HASH_FILE);
+const force = process.argv.includes("--force") || development;
+if (
+  !force &&
+  existsSync(hashFile) &&
+  readFileSync(hashFile, "utf8").trim() === hash &&
+  existsSync(join(EXTENSION, "labextension", "package.json"))
+) {
+  console.log("[stagelab] extension: labextension/ up to date with its sources");
+  process.exit(0);
 }
 
 // typescript's own tsc: node_modules/.bin/tsc may be another package's (tslab ships one).
@@ -55,5 +74,6 @@ if (result.error || result.status !== 0) {
   );
   process.exit(result.status || 1);
 }
+writeFileSync(hashFile, hash + "\n");
 const summary = /Rspack [\d.]+ compiled [^\n]*/.exec(result.stdout ?? "")?.[0];
 console.log(`[stagelab] extension: labextension/ built${summary ? ` (${summary})` : ""}`);

@@ -1,4 +1,4 @@
-// scripts/setup.mjs ensureExtension: the venv's JupyterLab sees extension/labextension.
+// .ci/setup.mjs ensureExtension: the venv's JupyterLab sees extension/labextension.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
@@ -8,7 +8,7 @@ import {
   EXTENSION_INSTALL_DIR,
   VENV_DIR,
   ensureExtension,
-} from "../../scripts/setup.mjs";
+} from "../../.ci/setup.mjs";
 
 test("ensureExtension installs labextension/ into .venv (idempotently)", async () => {
   assert.equal(

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ROOT, VENV_DIR, jupyterEnv } from "../../scripts/setup.mjs";
+import { ROOT, VENV_DIR, jupyterEnv } from "../../.ci/setup.mjs";
 
 const jupyter = join(VENV_DIR, "bin", "jupyter");
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;

@@ -1,4 +1,4 @@
-// Unit checks of the set-up helpers in scripts/setup.mjs.
+// Unit checks of the set-up helpers in .ci/setup.mjs.
 
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -16,7 +16,7 @@ import {
   findFiles,
   jupyterEnv,
   missingAptPackages,
-} from "../../scripts/setup.mjs";
+} from "../../.ci/setup.mjs";
 
 test("jupyterEnv keeps Jupyter's dirs inside the given root", () => {
   const root = mkdtempSync(join(tmpdir(), "stagelab-env-"));

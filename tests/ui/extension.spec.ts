@@ -8,7 +8,7 @@
 import { expect, test } from "@jupyterlab/galata";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ROOT, VENV_DIR } from "../../scripts/setup.mjs";
+import { ROOT, VENV_DIR } from "../../.ci/setup.mjs";
 import {
   NotebookSession,
   STAGELAB,

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "../../scripts/setup.mjs";
+import { ROOT } from "../../.ci/setup.mjs";
 import {
   NotebookSession,
   STAGELAB,

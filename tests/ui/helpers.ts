@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ROOT, VENV_DIR, jupyterEnv } from "../../scripts/setup.mjs";
+import { ROOT, VENV_DIR, jupyterEnv } from "../../.ci/setup.mjs";
 
 /** test-artifacts/ui/ of the repository (gitignored). */
 export const ARTIFACTS = resolve(
@@ -188,7 +188,7 @@ export function serverJupyterEnv(): Record<string, string> {
 }
 
 /**
- * Make sure the server offers the stagelab kernel. scripts/test.mjs registers it in .venv
+ * Make sure the server offers the stagelab kernel. .ci/test.mjs registers it in .venv
  * (ensureKernelspec); when it is not there (a bare `npx playwright test`), register it in the
  * server's own JUPYTER_DATA_DIR, whose kernels/ the server lists afresh on every request.
  */

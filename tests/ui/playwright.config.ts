@@ -1,7 +1,7 @@
 // Playwright configuration for the galata UI tests: the real JupyterLab of .venv/ driven by
 // Debian's Chromium (/usr/bin/chromium; Playwright's own browsers are never downloaded).
 //
-//   npx playwright test -c tests/ui/playwright.config.ts     (scripts/test.mjs does this)
+//   npx playwright test -c tests/ui/playwright.config.ts     (.ci/test.mjs does this)
 //
 // Environment:
 //   STAGELAB_UI_PORT          Jupyter server port (default 8888)
@@ -16,7 +16,7 @@ import { defineConfig, type ReporterDescription } from "@playwright/test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { ROOT, VENV_DIR, jupyterEnv } from "../../scripts/setup.mjs";
+import { ROOT, VENV_DIR, jupyterEnv } from "../../.ci/setup.mjs";
 
 const ARTIFACTS = join(ROOT, "test-artifacts", "ui");
 const SERVER_LOG = join(ARTIFACTS, "jupyter-server.log");

@@ -1,4 +1,4 @@
-// Writes the demo data that notebooks/ open: `node scripts/demo-data.mjs notebooks/data`.
+// Writes the demo data that notebooks/ open: `node .ci/demo-data.mjs notebooks/data`.
 // Uses the built store (npm run build), so the demo files are exactly what stagelab writes.
 import fs from "node:fs";
 import path from "node:path";

@@ -1,4 +1,4 @@
-// Types for scripts/setup.mjs (plain ESM so it runs before `npm install`).
+// Types for .ci/setup.mjs (plain ESM so it runs before `npm install`).
 
 /** Repository root. */
 export declare const ROOT: string;

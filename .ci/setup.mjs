@@ -18,7 +18,7 @@ import {
 import { delimiter, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Repository root (the parent of scripts/). */
+/** Repository root (the parent of .ci/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Debian's own python with h5py, numpy and scipy: used to write reference fixtures. */
@@ -30,6 +30,8 @@ export const TEST_APT = Object.freeze([
   "python3-numpy",
   "python3-scipy",
   "python3-venv",
+  "python3-jupyter-client",
+  "python3-jupyter-kernel-test",
   "chromium",
 ]);
 

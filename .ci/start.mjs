@@ -18,10 +18,10 @@ import {
 } from "./setup.mjs";
 
 async function ensureDemoData() {
-  const script = join(ROOT, "scripts", "demo-data.mjs");
+  const script = join(ROOT, ".ci", "demo-data.mjs");
   const dataDir = join(ROOT, "notebooks", "data");
   if (!existsSync(script)) {
-    console.log("[stagelab] demo data: scripts/demo-data.mjs not there yet, skipping");
+    console.log("[stagelab] demo data: .ci/demo-data.mjs not there yet, skipping");
     return;
   }
   if (existsSync(join(dataDir, ".complete"))) {
@@ -33,8 +33,7 @@ async function ensureDemoData() {
     cwd: ROOT,
     stdio: "inherit",
   });
-  if (r.status !== 0)
-    throw new Error(`scripts/demo-data.mjs failed (exit ${r.status ?? r.signal})`);
+  if (r.status !== 0) throw new Error(`.ci/demo-data.mjs failed (exit ${r.status ?? r.signal})`);
 }
 
 async function main() {
