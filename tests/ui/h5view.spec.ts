@@ -61,17 +61,15 @@ test("H5View follows a file another process is writing", async ({ page }) => {
   await expect(view.locator(".sl-h5-status")).toHaveText(/live/);
   await expect(view.locator(".sl-h5-line canvas")).toBeVisible();
 
-  // New committed rows reach the view: the tree's extent grows, within a second per step.
+  // New committed rows reach the view: the tree's extent grows (latency: tests/bench/h5view).
   const first = await rowsInTree(page, "line");
   await expect
     .poll(() => rowsInTree(page, "line"), { timeout: 5_000, intervals: [200] })
     .toBeGreaterThan(first);
-  const t0 = Date.now();
   const second = await rowsInTree(page, "line");
   await expect
     .poll(() => rowsInTree(page, "line"), { timeout: 3_000, intervals: [100] })
     .toBeGreaterThan(second);
-  expect(Date.now() - t0).toBeLessThan(2_000);
 
   // An N-d dataset shows as an image of the newest frame, with a slider for axis 0.
   await page.locator('.sl-h5-tree li[data-path="/live/frames"]').click();
