@@ -87,7 +87,7 @@ export class TreePanel {
 
   private readonly onKey = (e: KeyboardEvent): void => {
     const current = this.items.findIndex((i) => i === document.activeElement);
-    let next = current;
+    let next: number;
     if (e.key === "ArrowDown") next = Math.min(this.items.length - 1, current + 1);
     else if (e.key === "ArrowUp") next = Math.max(0, current - 1);
     else if (e.key === "Home") next = 0;
