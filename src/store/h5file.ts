@@ -23,7 +23,7 @@ import {
   UnsupportedDtypeError,
   WriterCrashedError,
 } from "./errors.js";
-import { dtypeFromMetadata, h5TypeMetadata, type DType, type TypedArray } from "./dtype.js";
+import { dtypeFromMetadata, h5TypeMetadata, view, type DType, type TypedArray } from "./dtype.js";
 
 export type OpenMode = "r" | "Sr" | "a" | "w" | "x";
 
@@ -408,20 +408,7 @@ export class H5File {
       }
       const dtype = dtypeFromMetadata(meta);
       if (typeof dtype !== "string" || dtype.startsWith("complex")) return undefined;
-      const ctor = {
-        int8: Int8Array,
-        uint8: Uint8Array,
-        bool: Uint8Array,
-        int16: Int16Array,
-        uint16: Uint16Array,
-        int32: Int32Array,
-        uint32: Uint32Array,
-        int64: BigInt64Array,
-        uint64: BigUint64Array,
-        float32: Float32Array,
-        float64: Float64Array,
-      }[dtype as Exclude<DType, "complex64" | "complex128">];
-      const arr = new ctor(bytes.buffer, 0, n);
+      const arr = view(dtype, bytes.buffer, 0, n);
       if (shape.length === 0) {
         const v = arr[0]!;
         return typeof v === "bigint" &&

@@ -22,7 +22,14 @@ import {
   WriterCrashedError,
 } from "./errors.js";
 import { readSuperblock } from "./superblock.js";
-import { itemBytes, lanes, matchesDType, type DType, type TypedArrayFor } from "./dtype.js";
+import {
+  allocate,
+  itemBytes,
+  lanes,
+  matchesDType,
+  type DType,
+  type TypedArrayFor,
+} from "./dtype.js";
 import { filterFor, type Compression } from "./compression.js";
 import {
   BOOK_GROUP,
@@ -391,7 +398,7 @@ export class DatasetWriter<D extends DType = DType> {
     this.chunkRows = chunks[0] ?? 1;
     this.rows = shapeNow[0] ?? 0;
     this.bufferStart = this.rows - (this.rows % this.chunkRows);
-    this.buffer = allocateRows(dtype, this.chunkRows * this.rowElems);
+    this.buffer = allocate(dtype, this.chunkRows * this.rowElems);
     // Re-read the rows of the partial last chunk so the chunk is rewritten whole later.
     if (this.bufferStart < this.rows) {
       const n = this.rows - this.bufferStart;
@@ -585,31 +592,12 @@ export class DatasetWriter<D extends DType = DType> {
   }
 }
 
-function allocateRows<D extends DType>(dtype: D, nElements: number): TypedArrayFor[D] {
-  const ctor = {
-    int8: Int8Array,
-    uint8: Uint8Array,
-    bool: Uint8Array,
-    int16: Int16Array,
-    uint16: Uint16Array,
-    int32: Int32Array,
-    uint32: Uint32Array,
-    int64: BigInt64Array,
-    uint64: BigUint64Array,
-    float32: Float32Array,
-    float64: Float64Array,
-    complex64: Float32Array,
-    complex128: Float64Array,
-  }[dtype];
-  return new ctor(nElements * lanes(dtype)) as TypedArrayFor[D];
-}
-
 function asBytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function describeCtor(dtype: DType): string {
-  return allocateRows(dtype, 0).constructor.name;
+  return allocate(dtype, 0).constructor.name;
 }
 
 /** About 1 MiB chunks of whole trailing rows; at least one row, at most the row count. */

@@ -3,3 +3,4 @@ export * from "./colormap.js";
 export * from "./stats.js";
 export * from "./plan.js";
 export * from "./parts.js";
+export { view as typedView, itemBytes, DTYPES, type DType } from "../store/dtype.js";

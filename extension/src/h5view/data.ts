@@ -3,22 +3,9 @@
  * custom messages with an id; answers arrive as one or more "data" parts, joined here.
  * Pushed increments arrive with ids "increment:<path>".
  */
-import { PartCollector } from "@stagelab/core/viewer";
+import { PartCollector, itemBytes, typedView, type DType } from "@stagelab/core/viewer";
 
-export type DType =
-  | "int8"
-  | "uint8"
-  | "int16"
-  | "uint16"
-  | "int32"
-  | "uint32"
-  | "int64"
-  | "uint64"
-  | "float32"
-  | "float64"
-  | "bool"
-  | "complex64"
-  | "complex128";
+export type { DType };
 
 export interface ArrayMessage {
   type: "data";
@@ -43,27 +30,16 @@ export interface ReceivedArray {
   values: Float64Array;
 }
 
-const CTORS: Record<DType, { new (b: ArrayBuffer): ArrayLike<number | bigint> }> = {
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  float32: Float32Array,
-  float64: Float64Array,
-  complex64: Float32Array,
-  complex128: Float64Array,
-};
-
 /** Decode little-endian bytes of a dtype into float64 values (complex stays interleaved). */
 export function decodeValues(dtype: DType, bytes: Uint8Array): Float64Array {
   const aligned =
     bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-  const typed = new CTORS[dtype](aligned.buffer as ArrayBuffer);
+  const typed = typedView(
+    dtype,
+    aligned.buffer as ArrayBuffer,
+    0,
+    aligned.byteLength / itemBytes(dtype),
+  );
   if (typed instanceof Float64Array) return typed;
   return Float64Array.from(typed as ArrayLike<number | bigint>, Number);
 }
