@@ -45,7 +45,12 @@ async function main() {
   await ensureKernelspec();
   await ensureDemoData();
 
-  const args = ["lab", `--notebook-dir=${join(ROOT, "notebooks")}`];
+  // New notebooks and consoles get the stagelab kernel.
+  const args = [
+    "lab",
+    `--notebook-dir=${join(ROOT, "notebooks")}`,
+    "--MappingKernelManager.default_kernel_name=stagelab",
+  ];
   // Jupyter refuses to run as root without this (containers, CI).
   if (typeof process.getuid === "function" && process.getuid() === 0) args.push("--allow-root");
   args.push(...process.argv.slice(2));
