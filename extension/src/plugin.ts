@@ -6,6 +6,7 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { IJupyterWidgetRegistry } from "@jupyter-widgets/base";
 import { MODULE_NAME, MODULE_VERSION } from "./version.js";
+import { openerPlugin } from "./opener-plugin.js";
 
 const widgetsPlugin: JupyterFrontEndPlugin<void> = {
   id: "@stagelab/jupyterlab:widgets",
@@ -22,4 +23,4 @@ const widgetsPlugin: JupyterFrontEndPlugin<void> = {
   },
 };
 
-export default widgetsPlugin;
+export default [widgetsPlugin, openerPlugin];

@@ -1,0 +1,1 @@
+"use strict";(self.rspackChunk_stagelab_jupyterlab=self.rspackChunk_stagelab_jupyterlab||[]).push([[515],{1666(){},2618(){},9335(){},5404(){},4994(){}}]);
