@@ -4,3 +4,5 @@ export * from "./stats.js";
 export * from "./plan.js";
 export * from "./parts.js";
 export { view as typedView, itemBytes, DTYPES, type DType } from "../store/dtype.js";
+export * from "./fft.js";
+export * from "./decode.js";

@@ -78,6 +78,17 @@ test("H5View follows a file another process is writing", async ({ page }) => {
   await expect(view.locator('.sl-h5-sliders input[type="range"]')).toHaveCount(1);
   const box = await canvas.boundingBox();
   expect(box && box.width > 20 && box.height > 10).toBeTruthy();
+  // Its 2-d Fourier amplitude, computed in the compute worker.
+  await view
+    .locator("select")
+    .filter({ has: page.locator('option[value="fft"]') })
+    .selectOption("fft");
+  await expect(canvas).toHaveAttribute("aria-label", /^\|FFT\| of \/live\/frames/);
+  await view
+    .locator("select")
+    .filter({ has: page.locator('option[value="fft"]') })
+    .selectOption("data");
+  await expect(canvas).toHaveAttribute("aria-label", /^\/live\/frames/);
   await canvas.hover({ position: { x: 5, y: 5 } });
   await expect(view.locator(".sl-h5-readout")).toHaveText(/^\[0, 0\] = \d+/);
 

@@ -3,7 +3,7 @@
  * custom messages with an id; answers arrive as one or more "data" parts, joined here.
  * Pushed increments arrive with ids "increment:<path>".
  */
-import { PartCollector, itemBytes, typedView, type DType } from "@stagelab/core/viewer";
+import { PartCollector, type DType } from "@stagelab/core/viewer";
 
 export type { DType };
 
@@ -26,22 +26,8 @@ export interface ReceivedArray {
   dtype: DType;
   shape: number[];
   start?: number;
-  /** Values as float64 (complex: interleaved re, im). */
-  values: Float64Array;
-}
-
-/** Decode little-endian bytes of a dtype into float64 values (complex stays interleaved). */
-export function decodeValues(dtype: DType, bytes: Uint8Array): Float64Array {
-  const aligned =
-    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-  const typed = typedView(
-    dtype,
-    aligned.buffer as ArrayBuffer,
-    0,
-    aligned.byteLength / itemBytes(dtype),
-  );
-  if (typed instanceof Float64Array) return typed;
-  return Float64Array.from(typed as ArrayLike<number | bigint>, Number);
+  /** The array's bytes (little-endian, C order); decoded in the compute worker. */
+  bytes: Uint8Array;
 }
 
 export class ArrayAssembler {
@@ -67,7 +53,7 @@ export class ArrayAssembler {
       path: msg.path,
       dtype: msg.dtype,
       shape: msg.shape,
-      values: decodeValues(msg.dtype, c.join()),
+      bytes: c.join(),
     };
     if (msg.start !== undefined) out.start = msg.start;
     return out;

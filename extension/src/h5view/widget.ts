@@ -67,6 +67,7 @@ export class H5ViewView extends DOMWidgetView {
   private readonly followButton = document.createElement("button");
   private readonly colormap = document.createElement("select");
   private readonly complexPart = document.createElement("select");
+  private readonly showAs = document.createElement("select");
   private readonly logScale = document.createElement("input");
   private readonly lo = document.createElement("input");
   private readonly hi = document.createElement("input");
@@ -149,6 +150,11 @@ export class H5ViewView extends DOMWidgetView {
     for (const name of COLORMAPS) this.colormap.add(new Option(name, name));
     this.colormap.addEventListener("change", () => void this.redrawImage());
     for (const part of ["amplitude", "phase"]) this.complexPart.add(new Option(part, part));
+    this.showAs.add(new Option("data", "data"));
+    this.showAs.add(new Option("|FFT|", "fft"));
+    this.showAs.title =
+      "the image, or the amplitude of its 2-d Fourier transform (zero frequency centred)";
+    this.showAs.addEventListener("change", () => void this.redrawImage(true));
     this.complexPart.addEventListener("change", () => void this.reload());
     this.logScale.type = "checkbox";
     this.logScale.addEventListener("change", () => void this.reload());
@@ -169,6 +175,7 @@ export class H5ViewView extends DOMWidgetView {
       label("max", this.hi),
       this.autoButton,
       label("complex", this.complexPart),
+      label("show", this.showAs),
     );
   }
 
@@ -336,9 +343,18 @@ export class H5ViewView extends DOMWidgetView {
     this.autoButton.style.display = visible ? "" : "none";
   }
 
+  private readonly decodedCache = new WeakMap<ReceivedArray, Promise<Float64Array>>();
+
+  /** Float64 values of an array (decoded once, in the worker); complex: the chosen part. */
   private async realValues(a: ReceivedArray): Promise<Float64Array> {
-    if (!a.dtype.startsWith("complex")) return a.values;
-    return computeWorker().complexPart(a.values, this.complexPart.value as ComplexPart);
+    let decoded = this.decodedCache.get(a);
+    if (!decoded) {
+      decoded = computeWorker().decode(a.dtype, a.bytes);
+      this.decodedCache.set(a, decoded);
+    }
+    const values = await decoded;
+    if (!a.dtype.startsWith("complex")) return values;
+    return computeWorker().complexPart(values, this.complexPart.value as ComplexPart);
   }
 
   private async redrawImage(autoLimits = false): Promise<void> {
@@ -346,11 +362,36 @@ export class H5ViewView extends DOMWidgetView {
     const plan = this.lastPlanSteps;
     const spec = this.spec;
     if (!a || !plan || !spec) return;
-    const values = await this.realValues(a);
+    let values = await this.realValues(a);
+    const [rowAxis, colAxis] = spec.displayAxes as [number, number];
+    const sel = plan.selection;
+    const start = (axis: number) => (sel[axis] as [number, number, number])[0] ?? 0;
+    let image = {
+      rows: plan.shape[0]!,
+      cols: plan.shape[1]!,
+      rowStart: start(rowAxis),
+      rowStep: plan.steps[0]!,
+      colStart: start(colAxis),
+      colStep: plan.steps[1]!,
+    };
+    const fft = this.showAs.value === "fft";
+    if (fft) {
+      const ps = await computeWorker().powerSpectrum(values, image.rows, image.cols);
+      values = ps.values;
+      // Readout in frequency indices, zero at the centre.
+      image = {
+        rows: ps.rows,
+        cols: ps.cols,
+        rowStart: -ps.rows / 2,
+        rowStep: 1,
+        colStart: -ps.cols / 2,
+        colStep: 1,
+      };
+    }
     const log = this.logScale.checked;
     const cmap = this.colormap.value as ColormapName;
     if (autoLimits) {
-      let [lo, hi] = await computeWorker().limits(values, 1, 99, log);
+      let [lo, hi] = await computeWorker().limits(values, 1, fft ? 99.9 : 99, log);
       if (DIVERGING.has(cmap) && !log) {
         const m = Math.max(Math.abs(lo), Math.abs(hi));
         [lo, hi] = [-m, m];
@@ -358,27 +399,14 @@ export class H5ViewView extends DOMWidgetView {
       this.lo.value = formatValue(lo);
       this.hi.value = formatValue(hi);
     }
-    const [rowAxis, colAxis] = spec.displayAxes as [number, number];
-    const sel = plan.selection;
-    const start = (axis: number) => (sel[axis] as [number, number, number])[0] ?? 0;
-    const rows = plan.shape[0]!;
-    const cols = plan.shape[1]!;
     const others =
       spec.displayAxes.length < (this.entry(a.path)?.shape?.length ?? 0)
         ? ` at ${JSON.stringify(spec.indices)}`
         : "";
     await this.image.show(
-      {
-        rows,
-        cols,
-        values,
-        rowStart: start(rowAxis),
-        rowStep: plan.steps[0]!,
-        colStart: start(colAxis),
-        colStep: plan.steps[1]!,
-      },
+      { ...image, values },
       { colormap: cmap, lo: Number(this.lo.value), hi: Number(this.hi.value), log },
-      `${a.path}${others}`,
+      `${fft ? "|FFT| of " : ""}${a.path}${others}`,
     );
   }
 
@@ -409,6 +437,45 @@ export class H5ViewView extends DOMWidgetView {
     resolve?.(whole);
   }
 
+  /** New rows of a 2-d image drawn at full row resolution: append them; otherwise re-read. */
+  private async appendRows(inc: ReceivedArray): Promise<void> {
+    const last = this.lastImage;
+    const t = this.entry(inc.path);
+    const spec = this.spec;
+    const plan = this.lastPlanSteps;
+    if (
+      !last ||
+      !t?.shape ||
+      !spec ||
+      !plan ||
+      spec.window ||
+      plan.steps[0] !== 1 ||
+      inc.start !== last.shape[0] ||
+      inc.shape[1] !== last.shape[1]
+    ) {
+      await this.reload();
+      return;
+    }
+    const bytes = new Uint8Array(last.bytes.byteLength + inc.bytes.byteLength);
+    bytes.set(last.bytes);
+    bytes.set(inc.bytes, last.bytes.byteLength);
+    const grown: ReceivedArray = {
+      path: last.path,
+      dtype: last.dtype,
+      shape: [last.shape[0]! + inc.shape[0]!, last.shape[1]!],
+      bytes,
+    };
+    const newShape = [grown.shape[0]!, ...t.shape.slice(1)];
+    const newPlan = planRead(newShape, spec);
+    if (newPlan.steps[0] !== 1) {
+      await this.reload(); // the image outgrew full resolution: re-read it strided
+      return;
+    }
+    this.lastImage = grown;
+    this.lastPlanSteps = newPlan;
+    await this.redrawImage(false);
+  }
+
   /** New committed rows of the dataset on screen: extend the line, or show the new frame. */
   private async applyIncrement(a: ReceivedArray): Promise<void> {
     if (a.path !== this.tree.selectedPath) return;
@@ -432,7 +499,7 @@ export class H5ViewView extends DOMWidgetView {
       this.lastPlanSteps = planRead(t.shape, this.spec);
       await this.redrawImage(false);
     } else if (rank === 2) {
-      await this.reload();
+      await this.appendRows(a);
     }
   }
 }

@@ -12,9 +12,12 @@ import { expose, transfer } from "comlink";
 import {
   applyColormap,
   complexParts,
+  decodeToFloat64,
   histogram,
   percentileLimits,
+  powerSpectrum,
   type ColorScale,
+  type DType,
 } from "@stagelab/core/viewer";
 
 const api = {
@@ -41,6 +44,20 @@ const api = {
   ): Float64Array {
     const out = complexParts(interleaved, part);
     return transfer(out, [out.buffer]);
+  },
+  /** Bytes from the kernel to float64 values (the bytes are transferred in). */
+  decode(dtype: DType, bytes: Uint8Array): Float64Array {
+    const out = decodeToFloat64(dtype, bytes);
+    return transfer(out, [out.buffer]);
+  },
+  /** |FFT| of an image, zero frequency centred, padded to powers of two. */
+  powerSpectrum(
+    values: ArrayLike<number>,
+    rows: number,
+    cols: number,
+  ): { values: Float64Array; rows: number; cols: number } {
+    const ps = powerSpectrum(values, rows, cols);
+    return transfer(ps, [ps.values.buffer]);
   },
   /** For health checks: resolves once the worker runs. */
   ping(): string {
