@@ -5,16 +5,7 @@
 //   npm run bench -- --quick                    other arguments go to every benchmark
 
 import { spawnSync } from "node:child_process";
-import {
-  ROOT,
-  SYSTEM_PYTHON,
-  TEST_APT,
-  ensureApt,
-  ensureBuild,
-  ensureNodeModules,
-  filterByPrefix,
-  findFiles,
-} from "./setup.mjs";
+import { ROOT, SYSTEM_PYTHON, TEST_APT, filterByPrefix, findFiles, prepare } from "./setup.mjs";
 
 async function main() {
   const argv = process.argv.slice(2);
@@ -23,9 +14,8 @@ async function main() {
     .filter((a) => a.startsWith("tests/bench/"));
   const passThrough = argv.filter((a) => !a.replace(/^\.\//, "").startsWith("tests/bench/"));
 
-  await ensureNodeModules();
-  await ensureApt(TEST_APT);
-  await ensureBuild();
+  // The kernel benchmark starts ipykernel and the stagelab kernel from the venv.
+  await prepare(TEST_APT);
 
   const all = findFiles("tests/bench", ".bench.ts").filter((f) => !f.slice(12).includes("/"));
   const files = filterByPrefix(all, prefixes);

@@ -49,3 +49,7 @@ export declare const EXTENSION_BUILD_DIR: string;
 export declare const EXTENSION_INSTALL_DIR: string;
 /** Link (or copy) the built extension into the venv's JupyterLab (after ensureBuild). */
 export declare function ensureExtension(): Promise<void>;
+/** npm packages, Debian packages, venv, build, extension and kernelspec, in order. */
+export declare function prepare(
+  aptPackages: readonly string[],
+): Promise<{ python: string; jupyter: string }>;

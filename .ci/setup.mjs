@@ -493,3 +493,18 @@ export async function ensureExtension() {
     );
   }
 }
+
+/**
+ * Everything the commands need before they run, in order: npm packages, Debian packages,
+ * the venv, the build, the extension and the kernelspec linked into the venv.
+ * Returns the venv's python and jupyter.
+ */
+export async function prepare(aptPackages) {
+  await ensureNodeModules();
+  await ensureApt(aptPackages);
+  const venv = await ensureVenv();
+  await ensureBuild();
+  await ensureExtension();
+  await ensureKernelspec();
+  return venv;
+}

@@ -5,17 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
-import {
-  ROOT,
-  ensureApt,
-  ensureBuild,
-  ensureExtension,
-  ensureKernelspec,
-  ensureNodeModules,
-  ensureVenv,
-  jupyterEnv,
-  START_APT,
-} from "./setup.mjs";
+import { ROOT, jupyterEnv, prepare, START_APT } from "./setup.mjs";
 
 async function ensureDemoData() {
   const script = join(ROOT, ".ci", "demo-data.mjs");
@@ -37,12 +27,7 @@ async function ensureDemoData() {
 }
 
 async function main() {
-  await ensureNodeModules();
-  await ensureApt(START_APT);
-  const { jupyter } = await ensureVenv();
-  await ensureBuild();
-  await ensureExtension();
-  await ensureKernelspec();
+  const { jupyter } = await prepare(START_APT);
   await ensureDemoData();
 
   // New notebooks and consoles get the stagelab kernel.

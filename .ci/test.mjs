@@ -16,19 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  ROOT,
-  SYSTEM_PYTHON,
-  TEST_APT,
-  ensureApt,
-  ensureBuild,
-  ensureExtension,
-  ensureKernelspec,
-  ensureNodeModules,
-  ensureVenv,
-  filterByPrefix,
-  findFiles,
-} from "./setup.mjs";
+import { ROOT, SYSTEM_PYTHON, TEST_APT, filterByPrefix, prepare, findFiles } from "./setup.mjs";
 
 function readTapCounts(path) {
   let text;
@@ -158,12 +146,7 @@ async function main() {
   const nodeFlags = argv.filter((a) => a.startsWith("-"));
   const prefixes = argv.filter((a) => !a.startsWith("-"));
 
-  await ensureNodeModules();
-  await ensureApt(TEST_APT);
-  const { python } = await ensureVenv();
-  await ensureBuild();
-  await ensureExtension();
-  await ensureKernelspec();
+  const { python } = await prepare(TEST_APT);
 
   const files = filterByPrefix(findFiles("tests", ".test.ts"), prefixes);
   const allSpecs = findFiles("tests/ui", ".spec.ts");

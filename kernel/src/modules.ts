@@ -97,25 +97,19 @@ export function resolvePackage(spec: string, fromDir: string): string | undefine
   const parts = spec.split("/");
   const name = spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
   const sub = "." + spec.slice(name.length);
-  for (let dir = path.resolve(fromDir); ; dir = path.dirname(dir)) {
-    const pkgDir = path.join(dir, "node_modules", name);
-    const pkgJson = path.join(pkgDir, "package.json");
-    if (fs.existsSync(pkgJson)) {
-      const pkg = JSON.parse(fs.readFileSync(pkgJson, "utf8")) as {
-        exports?: unknown;
-        main?: string;
-      };
-      const target =
-        pkg.exports !== undefined
-          ? resolveExports(pkg.exports, sub)
-          : sub === "."
-            ? (pkg.main ?? "index.js")
-            : sub;
-      if (!target) return undefined;
-      return path.join(pkgDir, target);
-    }
-    if (path.dirname(dir) === dir) return undefined;
-  }
+  const pkgDir = findPackageDir(name, fromDir);
+  if (!pkgDir) return undefined;
+  const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8")) as {
+    exports?: unknown;
+    main?: string;
+  };
+  const target =
+    pkg.exports !== undefined
+      ? resolveExports(pkg.exports, sub)
+      : sub === "."
+        ? (pkg.main ?? "index.js")
+        : sub;
+  return target ? path.join(pkgDir, target) : undefined;
 }
 
 function resolveExports(exp: unknown, sub: string): string | undefined {

@@ -53,7 +53,11 @@ test("a writer and a reader on worker threads while the main loop stays responsi
     assert.deepEqual(Array.from(last.data), [254, 254, 254, 254, 255, 255, 255, 255]);
 
     await assert.rejects(r.read("/x", [rows + 5]), SliceOutOfRangeError);
-    await assert.rejects(AsyncStoreWriter.create(file, { overwrite: true }), StoreLockedError);
+    await assert.rejects(AsyncStoreWriter.create(file, { overwrite: true }), (e: unknown) => {
+      assert.ok(e instanceof StoreLockedError);
+      assert.equal(e.holder.pid, process.pid); // the holder crosses the thread as data
+      return true;
+    });
 
     await w.close();
     await r.refresh();

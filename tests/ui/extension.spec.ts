@@ -13,7 +13,7 @@ import {
   NotebookSession,
   STAGELAB,
   ensureStagelabKernel,
-  recordConsole,
+  captureConsoleOnFailure,
   screenshot,
   serverJupyterEnv,
 } from "./helpers.js";
@@ -44,19 +44,7 @@ const HOSTILE_TEXT = "<img src=x onerror=alert(1)>hi";
 
 test.use({ serverFiles: "off" });
 
-let consoleLines: () => string[] = () => [];
-test.beforeEach(({ page }) => {
-  consoleLines = recordConsole(page);
-});
-// eslint-disable-next-line no-empty-pattern -- Playwright wants the fixtures destructured
-test.afterEach(async ({}, testInfo) => {
-  if (testInfo.status !== testInfo.expectedStatus) {
-    await testInfo.attach("browser-console", {
-      body: consoleLines().join("\n") || "(empty)",
-      contentType: "text/plain",
-    });
-  }
-});
+const consoleLines = captureConsoleOnFailure();
 
 test.describe("@stagelab/jupyterlab extension", () => {
   test("is enabled; HelloView renders text, sends clicks, follows state, runs its worker", async ({

@@ -4,7 +4,7 @@
 import { test, type IJupyterLabPageFixture } from "@jupyterlab/galata";
 import { expect, type Locator } from "@playwright/test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOT, VENV_DIR, jupyterEnv } from "../../.ci/setup.mjs";
@@ -207,4 +207,25 @@ export async function ensureStagelabKernel(
   expect(await kernelspecNames(page)).toContain(kernel.name);
   await page.reload(); // the page's kernelspec list
   await page.waitForSelector("#jupyterlab-splash", { state: "detached" });
+}
+
+/**
+ * Record the browser console of every test in this file, and on failure save it as
+ * browser-console.txt beside the trace (attached to the report). Returns a reader of the
+ * current test's lines.
+ */
+export function captureConsoleOnFailure(): () => string[] {
+  let lines: () => string[] = () => [];
+  test.beforeEach(({ page }) => {
+    lines = recordConsole(page);
+  });
+  // eslint-disable-next-line no-empty-pattern -- Playwright wants the fixtures destructured
+  test.afterEach(async ({}, testInfo) => {
+    if (testInfo.status !== testInfo.expectedStatus) {
+      const path = testInfo.outputPath("browser-console.txt");
+      writeFileSync(path, lines().join("\n") + "\n");
+      await testInfo.attach("browser-console", { path, contentType: "text/plain" });
+    }
+  });
+  return () => lines();
 }

@@ -7,13 +7,12 @@
 // reference that shows the test itself is right) and our TypeScript kernel ("stagelab").
 
 import { expect, test } from "@jupyterlab/galata";
-import { writeFileSync } from "node:fs";
 import {
   NotebookSession,
   PYTHON,
   STAGELAB,
   kernelspecNames,
-  recordConsole,
+  captureConsoleOnFailure,
   screenshot,
   type KernelUnderTest,
 } from "./helpers.js";
@@ -97,18 +96,7 @@ test.use({ serverFiles: "off" });
 // or sync: every failing test gets the browser console as browser-console.txt beside its
 // trace. (On kernels without a debugger, such as stagelab, JupyterLab's debugger extension
 // logs "No active debugger session" page errors after each execution: that is noise.)
-let consoleLines: () => string[] = () => [];
-test.beforeEach(({ page }) => {
-  consoleLines = recordConsole(page);
-});
-// eslint-disable-next-line no-empty-pattern -- Playwright wants the fixtures destructured
-test.afterEach(async ({}, testInfo) => {
-  if (testInfo.status !== testInfo.expectedStatus) {
-    const path = testInfo.outputPath("browser-console.txt");
-    writeFileSync(path, consoleLines().join("\n") + "\n");
-    await testInfo.attach("browser-console", { path, contentType: "text/plain" });
-  }
-});
+captureConsoleOnFailure();
 
 for (const scenario of SCENARIOS) {
   const { kernel } = scenario;

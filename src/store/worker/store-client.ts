@@ -91,19 +91,12 @@ function rebuildError(e: unknown): unknown {
     file?: string;
     dataset?: string;
     hdf5Detail?: string;
+    holder?: LockHolder;
   };
   if (!x || typeof x.storeErrorName !== "string") return e;
   const ctx = { file: x.file ?? "", dataset: x.dataset, hdf5Detail: x.hdf5Detail };
-  if (x.storeErrorName === "StoreLockedError") {
-    const m = /pid (\d+) on (\S+) \((.*), since (.*?)\)/.exec(x.message ?? "");
-    const holder: LockHolder = {
-      pid: Number(m?.[1] ?? -1),
-      host: m?.[2] ?? "unknown",
-      owner: m?.[3] ?? "unknown",
-      since: m?.[4] ?? "unknown",
-    };
-    return new StoreLockedError(ctx, holder);
-  }
+  if (x.storeErrorName === "StoreLockedError" && x.holder)
+    return new StoreLockedError(ctx, x.holder);
   const cls = STORE_ERROR_CLASSES[x.storeErrorName] ?? StoreError;
   const err = new cls("", ctx);
   // Keep the message as the worker wrote it (it already names file and dataset).

@@ -10,7 +10,7 @@ import { StoreReader, type AxisSelection, type ReaderOptions } from "../reader.j
 import { StoreWriter, type DatasetSpec, type OpenOptions, type WriterOptions } from "../writer.js";
 import type { DType, TypedArrayFor } from "../dtype.js";
 import type { Attrs } from "../h5file.js";
-import { StoreError } from "../errors.js";
+import { StoreError, StoreLockedError } from "../errors.js";
 
 const readers = new Map<number, StoreReader>();
 const writers = new Map<number, StoreWriter>();
@@ -41,6 +41,7 @@ async function guarded<T>(fn: () => T | Promise<T>): Promise<T> {
         file: e.file,
         dataset: e.dataset,
         hdf5Detail: e.hdf5Detail,
+        holder: e instanceof StoreLockedError ? e.holder : undefined,
       };
     }
     throw e;
