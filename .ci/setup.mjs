@@ -33,6 +33,15 @@ export const TEST_APT = Object.freeze([
   "python3-jupyter-client",
   "python3-jupyter-kernel-test",
   "chromium",
+  // Independent references for the diffuse-scattering stages: dxtbx/DIALS (and dials.stills_process),
+  // pyFAI, xraylib, fabio (CBF), cctbx, zarr.
+  "dials",
+  "python3-pyfai",
+  "python3-xraylib",
+  "python3-fabio",
+  "python3-cctbx",
+  "python3-zarr",
+  "python3-msgpack",
 ]);
 
 /**

@@ -3,9 +3,20 @@ export * from "./store/index.js";
 export { VERSION } from "./version.js";
 export * as viewer from "./viewer/index.js";
 export { encodePng } from "./viewer/png.js";
-export {
-  writeSyntheticScan,
-  scanPixel,
-  type SyntheticScanOptions,
-  type SyntheticScanResult,
-} from "./synth/scan.js";
+export * from "./synth/index.js";
+export * as geometry from "./geometry/index.js";
+export type {
+  Beam,
+  Crystal,
+  Detector,
+  Experiment,
+  Panel,
+  Scan,
+  Vec3,
+  Mat3,
+} from "./geometry/models.js";
+export * as dials from "./dials/index.js";
+export { readExperimentList, readReflectionTable, ReflectionTable } from "./dials/index.js";
+export * as images from "./images/index.js";
+export { readCbf, readStillImage, openImageSource } from "./images/index.js";
+export * from "./diffuse/index.js";
