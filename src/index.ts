@@ -20,3 +20,8 @@ export { readExperimentList, readReflectionTable, ReflectionTable } from "./dial
 export * as images from "./images/index.js";
 export { readCbf, readStillImage, openImageSource } from "./images/index.js";
 export * from "./diffuse/index.js";
+// Every type a stage returns is nameable from the package root, so notebook cells (compiled
+// with declarations) can hold any result in a variable.
+export type * from "./geometry/index.js";
+export type * from "./dials/index.js";
+export type * from "./images/index.js";

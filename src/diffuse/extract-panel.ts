@@ -22,7 +22,8 @@
  * Units: with SA_mult = 1/Omega, intensity and sigma are (raw units) per second per steradian.
  *
  * Speed: one pass over the panel after a cheap counting pass (mask and NaN) that sizes the output
- * exactly; per-column pieces of the lab position are precomputed; no per-pixel allocation.
+ * exactly (or none, into a reusable `ExtractWorkspace`); per-column pieces of the lab position
+ * are precomputed; no per-pixel allocation or call (exp is inlined, see `expInline`).
  */
 import { airMuForOptions, sensorMuForPanel, type CorrectionOptions } from "../geometry/corrections.js";
 import type { Beam, Panel } from "../geometry/models.js";
@@ -251,152 +252,122 @@ function validate(panel: Panel, beam: Beam, raw: Float64Array, mask: Uint8Array,
   };
 }
 
-// The hot loop stages each kept row (13 doubles) in a small block that stays in L1/L2, and the
-// block is then spread over the output columns by two loops of <= 7 streams each. Writing the 12
-// columns directly from the hot loop was ~3x slower: more concurrent store streams than the
-// cache (8-way L1) and prefetchers handle, all at the same page offset.
-const BLOCK = 256;
-const STAGE = 13; // qx qy qz |q| I sigma k sa pol eff air lorentz total
-const STAGE_BUFFER = new Float64Array(BLOCK * STAGE);
+// ---- allocation helpers: module-level functions, not per-call closures (a closure created per
+// call is a new call target each time and made TurboFan deoptimise the caller at every call).
 
-function flushBlock(
-  stage: Float64Array,
-  count: number,
-  at: number,
-  nFast: number,
-  qLab: Float64Array,
-  qLen: Float64Array,
-  inten: Float64Array,
-  sig: Float64Array,
-  fastOut: Uint32Array,
-  slowOut: Uint32Array,
-): void {
-  for (let e = 0, o = 0, m = at; e < count; e++, o += STAGE, m++) {
-    qLab[3 * m] = stage[o]!;
-    qLab[3 * m + 1] = stage[o + 1]!;
-    qLab[3 * m + 2] = stage[o + 2]!;
-    qLen[m] = stage[o + 3]!;
-    inten[m] = stage[o + 4]!;
-    sig[m] = stage[o + 5]!;
-    const k = stage[o + 6]!;
-    const slow = Math.floor(k / nFast);
-    slowOut[m] = slow;
-    fastOut[m] = k - slow * nFast;
-  }
+function f64(ws: ExtractWorkspace | undefined, name: string, len: number): Float64Array {
+  return ws ? ws.float64(name, len) : new Float64Array(len);
+}
+function u32(ws: ExtractWorkspace | undefined, name: string, len: number): Uint32Array {
+  return ws ? ws.uint32(name, len) : new Uint32Array(len);
+}
+/** Exact-length column: a workspace view, or the fresh array (copied only when filters dropped rows). */
+function fit64(ws: ExtractWorkspace | undefined, a: Float64Array, len: number): Float64Array {
+  return ws ? a.subarray(0, len) : a.length === len ? a : a.slice(0, len);
+}
+function fit32(ws: ExtractWorkspace | undefined, a: Uint32Array, len: number): Uint32Array {
+  return ws ? a.subarray(0, len) : a.length === len ? a : a.slice(0, len);
 }
 
-function flushMultipliers(
-  stage: Float64Array,
-  count: number,
-  at: number,
-  sa: Float64Array,
-  pol: Float64Array,
-  eff: Float64Array,
-  air: Float64Array,
-  lor: Float64Array,
-  tot: Float64Array,
-): void {
-  for (let e = 0, o = 0, m = at; e < count; e++, o += STAGE, m++) {
-    sa[m] = stage[o + 7]!;
-    pol[m] = stage[o + 8]!;
-    eff[m] = stage[o + 9]!;
-    air[m] = stage[o + 10]!;
-    lor[m] = stage[o + 11]!;
-    tot[m] = stage[o + 12]!;
-  }
+// ---- exp without a call: V8's Math.exp is a C call, and every XMM register is caller-saved,
+// so each call spilled and reloaded the ~30 live doubles of the kernel (3 calls per pixel).
+// exp(x) = 2^(k/64) e^r with k = round(64 x / ln 2), |r| <= ln2/128, e^r by its degree-6 Taylor
+// polynomial (truncation < 4e-17): within 2 ulp of Math.exp. Falls back to Math.exp outside
+// (-700, 700) and for NaN.
+const EXP_INV_LN2_64 = 64 / Math.LN2;
+const EXP_LN2_64_HI = 6.9314718036912381649e-1 / 64; // fdlibm ln2_hi: k * HI is exact
+const EXP_LN2_64_LO = 1.90821492927058770002e-10 / 64;
+const EXP_2_J64 = Float64Array.from({ length: 64 }, (_, j) => Math.pow(2, j / 64));
+const EXP_2_K = Float64Array.from({ length: 2200 }, (_, e) => Math.pow(2, e - 1100));
+
+function expInline(x: number): number {
+  if (!(x > -700 && x < 700)) return Math.exp(x);
+  const k = Math.round(x * EXP_INV_LN2_64);
+  const r = x - k * EXP_LN2_64_HI - k * EXP_LN2_64_LO;
+  const p = 1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720))))));
+  const j = k & 63;
+  return EXP_2_J64[j]! * EXP_2_K[(k - j) / 64 + 1100]! * p;
 }
 
-/**
- * Extract and correct the usable pixels of one panel of one still.
- *
- * @param raw   nSlow * nFast raw values, slow-major (index j * nFast + i); NaN = no data.
- * @param mask  same layout; nonzero = usable (Mask_total of the plan: pixel mask AND NOT Bragg).
- */
-export function extractPanel(
-  panel: Panel,
-  beam: Beam,
-  raw: Float64Array,
-  mask: Uint8Array,
-  opts: ExtractPanelOptions,
-): PanelColumns {
-  const v = validate(panel, beam, raw, mask, opts);
-  const { nFast, nSlow, step, invT, invGain, bgConst, bgVarConst, bgMap, bgVarMap, dMin, dMax, iMin, iMax } = v;
-  const corr = opts.corrections ?? {};
-  const doSA = corr.solidAngle !== false;
-  const doPol = corr.polarization !== false;
-  const doEff = corr.efficiency !== false;
-  const doAir = corr.air !== false && v.muAir > 0;
-  const doLor = corr.lorentz === "sin2theta";
-  const keepMults = opts.multipliers !== false;
-  const filterD = dMin > 0 || dMax < Infinity;
-  const filterI = iMin > -Infinity || iMax < Infinity;
+/** Everything the pixel loop needs, in one fixed-shape object (monomorphic loads, hoisted once). */
+interface KernelArgs {
+  raw: Float64Array;
+  mask: Uint8Array;
+  bgMap: Float64Array | null;
+  bgVarMap: Float64Array | null;
+  nFast: number;
+  nSlow: number;
+  step: number;
+  // geometry
+  fx: number;
+  fy: number;
+  fz: number;
+  sx: number;
+  sy: number;
+  sz: number;
+  ox: number;
+  oy: number;
+  oz: number;
+  pxF: number;
+  pxS: number;
+  dx: number;
+  dy: number;
+  dz: number;
+  lambda: number;
+  pnx: number;
+  pny: number;
+  pnz: number;
+  pf: number;
+  saK: number;
+  effK: number;
+  muAir: number;
+  parallax: boolean;
+  parInvMu: number;
+  parK: number;
+  parMuK: number;
+  // switches and filters
+  doSA: boolean;
+  doPol: boolean;
+  doEff: boolean;
+  doAir: boolean;
+  doLor: boolean;
+  keepMults: boolean;
+  filterD: boolean;
+  dMin: number;
+  dMax: number;
+  filterI: boolean;
+  iMin: number;
+  iMax: number;
+  invT: number;
+  invGain: number;
+  bgConst: number;
+  bgVarConst: number;
+  // outputs
+  qLab: Float64Array;
+  qLen: Float64Array;
+  inten: Float64Array;
+  sig: Float64Array;
+  fastOut: Uint32Array;
+  slowOut: Uint32Array;
+  saOut: Float64Array;
+  polOut: Float64Array;
+  effOut: Float64Array;
+  airOut: Float64Array;
+  lorOut: Float64Array;
+  totOut: Float64Array;
+}
 
-  // Outputs: fresh arrays sized exactly by a counting pass (mask and NaN), or views into a
-  // reusable workspace sized by the step grid (no counting pass, no fresh pages).
-  const ws = opts.workspace;
-  let capacity: number;
-  if (ws !== undefined) {
-    capacity = Math.ceil(nSlow / step) * Math.ceil(nFast / step);
-  } else {
-    capacity = 0;
-    for (let j = 0; j < nSlow; j += step) {
-      const row = j * nFast;
-      for (let i = 0; i < nFast; i += step) {
-        const k = row + i;
-        if (mask[k] !== 0 && raw[k] === raw[k]) capacity++;
-      }
-    }
-  }
-  const f64 = (name: string, len: number) => (ws ? ws.float64(name, len) : new Float64Array(len));
-  const u32 = (name: string, len: number) => (ws ? ws.uint32(name, len) : new Uint32Array(len));
-  const qLab = f64("qLab", 3 * capacity);
-  const qLen = f64("qLength", capacity);
-  const inten = f64("intensity", capacity);
-  const sig = f64("sigma", capacity);
-  const fastOut = u32("fast", capacity);
-  const slowOut = u32("slow", capacity);
-  const mCap = keepMults ? capacity : 0;
-  const saOut = f64("sa", mCap);
-  const polOut = f64("pol", mCap);
-  const effOut = f64("eff", mCap);
-  const airOut = f64("air", mCap);
-  const lorOut = f64("lorentz", mCap);
-  const totOut = f64("total", mCap);
-
-  // Geometry constants.
-  const [fx, fy, fz] = panel.fastAxis;
-  const [sx, sy, sz] = panel.slowAxis;
-  const [ox, oy, oz] = panel.originMm;
-  const [pxF, pxS] = panel.pixelSizeMm;
-  // n = fast x slow (unnormalised, dxtbx get_normal). Every point p of the panel plane, parallax-
-  // shifted or not, has n.p = n.origin (n is perpendicular to fast and slow), so
-  //   |n.p| / (|n| r) = cos(incidence) = |n.o| / (|n| r),   Omega = pxF pxS |n.o| / r^3,
-  // and dxtbx's parallax cos_t = s1^.(+-n) = |n.o| / r0: no per-pixel normal dot products.
-  const nx = fy * sz - fz * sy;
-  const ny = fz * sx - fx * sz;
-  const nz = fx * sy - fy * sx;
-  const nLen = Math.sqrt(nx * nx + ny * ny + nz * nz);
-  const absNO = Math.abs(nx * ox + ny * oy + nz * oz);
-  const saK = 1 / (pxF * pxS * absNO); // 1/Omega = r^3 saK
-  const lambda = beam.wavelengthA;
+/** The pixel loop; returns the number of rows written. */
+function runKernel(a: KernelArgs): number {
+  const { raw, mask, bgMap, bgVarMap, nFast, nSlow, step } = a;
+  const { fx, fy, fz, sx, sy, sz, ox, oy, oz, pxF, pxS, dx, dy, dz, lambda, pnx, pny, pnz, pf } = a;
+  const { saK, effK, muAir, parallax, parInvMu, parK, parMuK } = a;
+  const { doSA, doPol, doEff, doAir, doLor, keepMults, filterD, dMin, dMax, filterI, iMin, iMax } = a;
+  const { invT, invGain, bgConst, bgVarConst } = a;
+  const { qLab, qLen, inten, sig, fastOut, slowOut, saOut, polOut, effOut, airOut, lorOut, totOut } = a;
   const invLambda = 1 / lambda;
-  const [d0x, d0y, d0z] = beam.directionToSource;
-  const dLen = Math.sqrt(d0x * d0x + d0y * d0y + d0z * d0z);
-  const dx = d0x / dLen;
-  const dy = d0y / dLen;
-  const dz = d0z / dLen;
-  const [pnx, pny, pnz] = beam.polarizationNormal;
-  const pf = beam.polarizationFraction;
   const polA = 1 - 2 * pf;
-  // Efficiency 1 - exp(-mu t / cos a) = 1 - exp(-effK r).
-  const effK = (v.muSensor * panel.thicknessMm * nLen) / absNO;
-  const muAir = v.muAir;
-  // Parallax (dxtbx): o = 1/mu - (t / cos_t + 1/mu) exp(-mu t / cos_t), t / cos_t = parK r0.
-  const parallax = panelUsesParallax(panel);
-  const parMu = panel.muPerMm;
-  const parInvMu = parallax ? 1 / parMu : 0;
-  const parK = panel.thicknessMm / absNO;
-  const parMuK = -parMu * parK;
+  const invT2 = invT * invT;
 
   // Per-column pieces of the uncorrected lab position: x_mm * fast.
   const nCols = Math.ceil(nFast / step);
@@ -410,10 +381,7 @@ export function extractPanel(
     colZ[c] = xMm * fz;
   }
 
-  // Rows kept so far (n, in the columns) and staged in the current block (b).
   let n = 0;
-  let b = 0;
-  const stage = STAGE_BUFFER;
   for (let j = 0; j < nSlow; j += step) {
     const yMm = (j + 0.5) * pxS;
     const rowX = ox + yMm * sx;
@@ -431,7 +399,7 @@ export function extractPanel(
       if (parallax) {
         // dxtbx parallax_correction_inv: shift back along (s1.fast, s1.slow) by the attenuation length.
         const r0 = Math.sqrt(px * px + py * py + pz * pz);
-        const o = (parInvMu - (parK * r0 + parInvMu) * Math.exp(parMuK * r0)) / r0;
+        const o = (parInvMu - (parK * r0 + parInvMu) * expInline(parMuK * r0)) / r0;
         const sf = (px * fx + py * fy + pz * fz) * o;
         const ss = (px * sx + py * sy + pz * sz) * o;
         px -= sf * fx + ss * sx;
@@ -471,11 +439,11 @@ export function extractPanel(
         total *= polM;
       }
       if (doEff) {
-        effM = 1 / (1 - Math.exp(-effK * r));
+        effM = 1 / (1 - expInline(-effK * r));
         total *= effM;
       }
       if (doAir) {
-        airM = Math.exp(muAir * r);
+        airM = expInline(muAir * r);
         total *= airM;
       }
       if (doLor) {
@@ -485,67 +453,184 @@ export function extractPanel(
         total *= lorM;
       }
 
-      let bgV: number;
-      let bgVar: number;
+      let bgV = bgConst;
+      let bgVar = bgVarConst;
       if (bgMap !== null) {
         bgV = bgMap[k]!;
         bgVar = bgVarMap![k]!;
-      } else {
-        bgV = bgConst;
-        bgVar = bgVarConst;
       }
       const I = (rawV - bgV) * invT * total;
       if (filterI && !(I >= iMin && I <= iMax)) continue;
-      const varPerS = ((rawV > 0 ? rawV : 0) * invGain + bgVar) * invT * invT;
+      const varPerS = ((rawV > 0 ? rawV : 0) * invGain + bgVar) * invT2;
 
-      // Stage the row in the (cache-resident) block; flushBlock spreads it over the columns.
-      const o = b * STAGE;
-      stage[o] = qx;
-      stage[o + 1] = qy;
-      stage[o + 2] = qz;
-      stage[o + 3] = ql;
-      stage[o + 4] = I;
-      stage[o + 5] = Math.sqrt(varPerS * total * total);
-      stage[o + 6] = k;
-      stage[o + 7] = saM;
-      stage[o + 8] = polM;
-      stage[o + 9] = effM;
-      stage[o + 10] = airM;
-      stage[o + 11] = lorM;
-      stage[o + 12] = total;
-      if (++b === BLOCK) {
-        flushBlock(stage, b, n, nFast, qLab, qLen, inten, sig, fastOut, slowOut);
-        if (keepMults) flushMultipliers(stage, b, n, saOut, polOut, effOut, airOut, lorOut, totOut);
-        n += b;
-        b = 0;
+      qLab[3 * n] = qx;
+      qLab[3 * n + 1] = qy;
+      qLab[3 * n + 2] = qz;
+      qLen[n] = ql;
+      inten[n] = I;
+      sig[n] = Math.sqrt(varPerS * total * total);
+      fastOut[n] = i;
+      slowOut[n] = j;
+      if (keepMults) {
+        saOut[n] = saM;
+        polOut[n] = polM;
+        effOut[n] = effM;
+        airOut[n] = airM;
+        lorOut[n] = lorM;
+        totOut[n] = total;
       }
+      n++;
     }
   }
-  flushBlock(stage, b, n, nFast, qLab, qLen, inten, sig, fastOut, slowOut);
-  if (keepMults) flushMultipliers(stage, b, n, saOut, polOut, effOut, airOut, lorOut, totOut);
-  n += b;
+  return n;
+}
 
-  const panelOut = (ws ? ws.uint16("panel", n) : new Uint16Array(n)).fill(opts.panelIndex, 0, n);
-  // Exact-length columns: workspace views, or fresh arrays (copied only when filters dropped rows,
-  // so no oversized buffer hides behind a column).
-  const fit = <T extends Float64Array | Uint32Array | Uint16Array>(a: T, len: number): T =>
-    (ws ? a.subarray(0, len) : a.length === len ? a : a.slice(0, len)) as T;
+/** Usable pixels (mask nonzero, raw not NaN) on the step grid. */
+function countUsable(raw: Float64Array, mask: Uint8Array, nFast: number, nSlow: number, step: number): number {
+  let count = 0;
+  for (let j = 0; j < nSlow; j += step) {
+    const row = j * nFast;
+    for (let i = 0; i < nFast; i += step) {
+      const k = row + i;
+      if (mask[k] !== 0 && raw[k] === raw[k]) count++;
+    }
+  }
+  return count;
+}
+
+/**
+ * Extract and correct the usable pixels of one panel of one still.
+ *
+ * @param raw   nSlow * nFast raw values, slow-major (index j * nFast + i); NaN = no data.
+ * @param mask  same layout; nonzero = usable (Mask_total of the plan: pixel mask AND NOT Bragg).
+ */
+export function extractPanel(
+  panel: Panel,
+  beam: Beam,
+  raw: Float64Array,
+  mask: Uint8Array,
+  opts: ExtractPanelOptions,
+): PanelColumns {
+  const v = validate(panel, beam, raw, mask, opts);
+  const { nFast, nSlow, step } = v;
+  const corr = opts.corrections ?? {};
+  const keepMults = opts.multipliers !== false;
+
+  // Outputs: fresh arrays sized exactly by a counting pass (mask and NaN), or views into a
+  // reusable workspace sized by the step grid (no counting pass, no fresh pages).
+  const ws = opts.workspace;
+  const capacity =
+    ws !== undefined
+      ? Math.ceil(nSlow / step) * Math.ceil(nFast / step)
+      : countUsable(raw, mask, nFast, nSlow, step);
+  const mCap = keepMults ? capacity : 0;
+
+  // Geometry constants. n = fast x slow (unnormalised, dxtbx get_normal). Every point p of the
+  // panel plane, parallax-shifted or not, has n.p = n.origin (n is perpendicular to fast and
+  // slow), so cos(incidence) = |n.o| / (|n| r), Omega = pxF pxS |n.o| / r^3, and dxtbx's parallax
+  // cos_t = s1^.(+-n) = |n.o| / r0: no per-pixel normal dot products.
+  const [fx, fy, fz] = panel.fastAxis;
+  const [sx, sy, sz] = panel.slowAxis;
+  const [ox, oy, oz] = panel.originMm;
+  const [pxF, pxS] = panel.pixelSizeMm;
+  const nx = fy * sz - fz * sy;
+  const ny = fz * sx - fx * sz;
+  const nz = fx * sy - fy * sx;
+  const nLen = Math.sqrt(nx * nx + ny * ny + nz * nz);
+  const absNO = Math.abs(nx * ox + ny * oy + nz * oz);
+  const [d0x, d0y, d0z] = beam.directionToSource;
+  const dLen = Math.sqrt(d0x * d0x + d0y * d0y + d0z * d0z);
+  const [pnx, pny, pnz] = beam.polarizationNormal;
+  const parallax = panelUsesParallax(panel);
+  const parMu = panel.muPerMm;
+  const parK = panel.thicknessMm / absNO;
+
+  const args: KernelArgs = {
+    raw,
+    mask,
+    bgMap: v.bgMap,
+    bgVarMap: v.bgVarMap,
+    nFast,
+    nSlow,
+    step,
+    fx,
+    fy,
+    fz,
+    sx,
+    sy,
+    sz,
+    ox,
+    oy,
+    oz,
+    pxF,
+    pxS,
+    dx: d0x / dLen,
+    dy: d0y / dLen,
+    dz: d0z / dLen,
+    lambda: beam.wavelengthA,
+    pnx,
+    pny,
+    pnz,
+    pf: beam.polarizationFraction,
+    // 1/Omega = r^3 saK
+    saK: 1 / (pxF * pxS * absNO),
+    // efficiency 1 - exp(-mu t / cos a) = 1 - exp(-effK r)
+    effK: (v.muSensor * panel.thicknessMm * nLen) / absNO,
+    muAir: v.muAir,
+    // parallax: o = 1/mu - (t / cos_t + 1/mu) exp(-mu t / cos_t), t / cos_t = parK r0
+    parallax,
+    parInvMu: parallax ? 1 / parMu : 0,
+    parK,
+    parMuK: -parMu * parK,
+    doSA: corr.solidAngle !== false,
+    doPol: corr.polarization !== false,
+    doEff: corr.efficiency !== false,
+    doAir: corr.air !== false && v.muAir > 0,
+    doLor: corr.lorentz === "sin2theta",
+    keepMults,
+    filterD: v.dMin > 0 || v.dMax < Infinity,
+    dMin: v.dMin,
+    dMax: v.dMax,
+    filterI: v.iMin > -Infinity || v.iMax < Infinity,
+    iMin: v.iMin,
+    iMax: v.iMax,
+    invT: v.invT,
+    invGain: v.invGain,
+    bgConst: v.bgConst,
+    bgVarConst: v.bgVarConst,
+    qLab: f64(ws, "qLab", 3 * capacity),
+    qLen: f64(ws, "qLength", capacity),
+    inten: f64(ws, "intensity", capacity),
+    sig: f64(ws, "sigma", capacity),
+    fastOut: u32(ws, "fast", capacity),
+    slowOut: u32(ws, "slow", capacity),
+    saOut: f64(ws, "sa", mCap),
+    polOut: f64(ws, "pol", mCap),
+    effOut: f64(ws, "eff", mCap),
+    airOut: f64(ws, "air", mCap),
+    lorOut: f64(ws, "lorentz", mCap),
+    totOut: f64(ws, "total", mCap),
+  };
+  const n = runKernel(args);
+
+  const panelOut = ws ? ws.uint16("panel", n).subarray(0, n) : new Uint16Array(n);
+  panelOut.fill(opts.panelIndex);
   const mLen = keepMults ? n : 0;
   return {
     count: n,
     stillId: opts.stillId,
-    qLab: fit(qLab, 3 * n),
-    qLengthPerA: fit(qLen, n),
-    intensity: fit(inten, n),
-    sigma: fit(sig, n),
-    panel: fit(panelOut, n),
-    fast: fit(fastOut, n),
-    slow: fit(slowOut, n),
-    solidAngleMult: fit(saOut, mLen),
-    polarizationMult: fit(polOut, mLen),
-    efficiencyMult: fit(effOut, mLen),
-    airMult: fit(airOut, mLen),
-    lorentzMult: fit(lorOut, mLen),
-    totalMult: fit(totOut, mLen),
+    qLab: fit64(ws, args.qLab, 3 * n),
+    qLengthPerA: fit64(ws, args.qLen, n),
+    intensity: fit64(ws, args.inten, n),
+    sigma: fit64(ws, args.sig, n),
+    panel: panelOut,
+    fast: fit32(ws, args.fastOut, n),
+    slow: fit32(ws, args.slowOut, n),
+    solidAngleMult: fit64(ws, args.saOut, mLen),
+    polarizationMult: fit64(ws, args.polOut, mLen),
+    efficiencyMult: fit64(ws, args.effOut, mLen),
+    airMult: fit64(ws, args.airOut, mLen),
+    lorentzMult: fit64(ws, args.lorOut, mLen),
+    totalMult: fit64(ws, args.totOut, mLen),
   };
 }

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Column, ReflectionTable, Shoebox } from "../../src/dials/index.js";
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 export const fixture = (name: string): string => path.join(FIXTURES, name);
@@ -70,4 +71,71 @@ export function assertClose(
       `${what}[${i}]: ${x} != ${y} (diff ${x - y}, allowed ${rel * scale})`,
     );
   });
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- DIALS descriptions are untyped JSON */
+/** DIALS flex array class -> our column type. */
+export const FLEX_TYPE: Record<string, string> = {
+  bool: "bool",
+  int: "int",
+  size_t: "std::size_t",
+  double: "double",
+  std_string: "std::string",
+  vec2_double: "vec2<double>",
+  vec3_double: "vec3<double>",
+  mat3_double: "mat3<double>",
+  int6: "int6",
+  miller_index: "cctbx::miller::index<>",
+  shoebox: "Shoebox<>",
+};
+
+/** The column's rows as plain JS values, in describe_dials.py's form. */
+export function tableRows(col: Column): unknown[] {
+  switch (col.type) {
+    case "raw":
+      throw new Error("raw column");
+    case "bool":
+      return [...col.data].map(Boolean);
+    case "std::string":
+      return col.data;
+    case "Shoebox<>":
+      return col.data.map((s: Shoebox) => ({
+        panel: s.panel,
+        bbox: s.bbox,
+        ...(s.data
+          ? { data: [...s.data], mask: [...s.mask!], background: [...s.background!] }
+          : {}),
+      }));
+    default: {
+      const w = {
+        "vec2<double>": 2,
+        "vec3<double>": 3,
+        "mat3<double>": 9,
+        int6: 6,
+        "cctbx::miller::index<>": 3,
+      }[col.type as string];
+      const data = [...col.data];
+      if (!w) return data;
+      return Array.from({ length: data.length / w }, (_, i) => data.slice(i * w, (i + 1) * w));
+    }
+  }
+}
+
+/** Every decoded column equals DIALS's values exactly (doubles are bit patterns in the file). */
+export function assertTableMatchesDials(t: ReflectionTable, exp: any): void {
+  assert.equal(t.nrows, exp.nrows);
+  assert.deepEqual(
+    Object.fromEntries([...t.identifiers].map(([k, v]) => [String(k), v])),
+    exp.identifiers,
+  );
+  assert.deepEqual([...t.columns.keys()].sort(), Object.keys(exp.columns).sort());
+  for (const [name, x] of Object.entries<any>(exp.columns)) {
+    const col = t.column(name);
+    if (col.type === "raw") {
+      assert.equal(col.typeName, FLEX_TYPE[x.flex], `${name} type`);
+      continue;
+    }
+    assert.equal(col.type, FLEX_TYPE[x.flex], `${name} type`);
+    assert.deepEqual(tableRows(col), x.values, `column ${name}`);
+  }
 }
