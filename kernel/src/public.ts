@@ -45,3 +45,4 @@ export const comms = {
   },
 };
 export { h5view, H5View, type H5ViewOptions, type TreeEntry } from "./viewers/h5view.js";
+export { voxelView, VoxelView, type VoxelViewOptions } from "./viewers/voxelview.js";

@@ -357,6 +357,7 @@ interface KernelArgs {
   totOut: Float64Array;
 }
 
+
 /** The pixel loop; returns the number of rows written. */
 function runKernel(a: KernelArgs): number {
   const { raw, mask, bgMap, bgVarMap, nFast, nSlow, step } = a;
@@ -368,8 +369,6 @@ function runKernel(a: KernelArgs): number {
   const invLambda = 1 / lambda;
   const polA = 1 - 2 * pf;
   const invT2 = invT * invT;
-
-  // Per-column pieces of the uncorrected lab position: x_mm * fast.
   const nCols = Math.ceil(nFast / step);
   const colX = new Float64Array(nCols);
   const colY = new Float64Array(nCols);
@@ -380,7 +379,10 @@ function runKernel(a: KernelArgs): number {
     colY[c] = xMm * fy;
     colZ[c] = xMm * fz;
   }
-
+  // Parallax shift of every column of the current row (see the row pre-pass below).
+  const shX = new Float64Array(nCols);
+  const shY = new Float64Array(nCols);
+  const shZ = new Float64Array(nCols);
   let n = 0;
   for (let j = 0; j < nSlow; j += step) {
     const yMm = (j + 0.5) * pxS;
@@ -388,25 +390,35 @@ function runKernel(a: KernelArgs): number {
     const rowY = oy + yMm * sy;
     const rowZ = oz + yMm * sz;
     const row = j * nFast;
-    for (let i = 0, c = 0; i < nFast; i += step, c++) {
-      const k = row + i;
-      const rawV = raw[k]!;
-      if (mask[k] === 0 || rawV !== rawV) continue;
-
-      let px = rowX + colX[c]!;
-      let py = rowY + colY[c]!;
-      let pz = rowZ + colZ[c]!;
-      if (parallax) {
-        // dxtbx parallax_correction_inv: shift back along (s1.fast, s1.slow) by the attenuation length.
+    if (parallax) {
+      // Row pre-pass: dxtbx parallax_correction_inv, the shift back along (s1.fast, s1.slow) by
+      // the attenuation length, for every column. A separate short loop: its sqrt -> exp -> div
+      // chain overlaps across iterations instead of lengthening the main loop's (measured ~10%).
+      for (let c = 0; c < nCols; c++) {
+        const px = rowX + colX[c]!;
+        const py = rowY + colY[c]!;
+        const pz = rowZ + colZ[c]!;
         const r0 = Math.sqrt(px * px + py * py + pz * pz);
         const o = (parInvMu - (parK * r0 + parInvMu) * expInline(parMuK * r0)) / r0;
         const sf = (px * fx + py * fy + pz * fz) * o;
         const ss = (px * sx + py * sy + pz * sz) * o;
-        px -= sf * fx + ss * sx;
-        py -= sf * fy + ss * sy;
-        pz -= sf * fz + ss * sz;
+        shX[c] = sf * fx + ss * sx;
+        shY[c] = sf * fy + ss * sy;
+        shZ[c] = sf * fz + ss * sz;
       }
-
+    }
+    for (let i = 0, c = 0; i < nFast; i += step, c++) {
+      const k = row + i;
+      const rawV = raw[k]!;
+      if (mask[k] === 0 || rawV !== rawV) continue;
+      let px = rowX + colX[c]!;
+      let py = rowY + colY[c]!;
+      let pz = rowZ + colZ[c]!;
+      if (parallax) {
+        px -= shX[c]!;
+        py -= shY[c]!;
+        pz -= shZ[c]!;
+      }
       const r2 = px * px + py * py + pz * pz;
       const r = Math.sqrt(r2);
       const invR = 1 / r;
@@ -421,7 +433,6 @@ function runKernel(a: KernelArgs): number {
         const d = 1 / ql;
         if (!(d >= dMin && d <= dMax)) continue;
       }
-
       let total = 1;
       let saM = 1;
       let polM = 1;
@@ -452,7 +463,6 @@ function runKernel(a: KernelArgs): number {
         lorM = 2 * st * Math.sqrt(1 - st * st);
         total *= lorM;
       }
-
       let bgV = bgConst;
       let bgVar = bgVarConst;
       if (bgMap !== null) {
@@ -462,7 +472,6 @@ function runKernel(a: KernelArgs): number {
       const I = (rawV - bgV) * invT * total;
       if (filterI && !(I >= iMin && I <= iMax)) continue;
       const varPerS = ((rawV > 0 ? rawV : 0) * invGain + bgVar) * invT2;
-
       qLab[3 * n] = qx;
       qLab[3 * n + 1] = qy;
       qLab[3 * n + 2] = qz;

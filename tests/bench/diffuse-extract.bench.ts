@@ -8,16 +8,28 @@
  * slightly tilted, Si 0.32 mm, parallax-corrected (STAGELAB_BENCH_PARALLAX=0 for the simple
  * mapping); ~6% of pixels masked (gaps, beamstop shadow, Bragg-like blobs), a few NaN. All
  * corrections on (solid angle, polarization, efficiency, air), constant background, dMaxA = 50.
- * Each side runs REPS times (STAGELAB_BENCH_REPS, default 7) over all panels; the table shows
- * medians as pixels/s and the ratio numpy_time / stagelab_time (> 1: stagelab faster), then the
- * max relative difference between the two outputs.
+ *
+ * Runs, each REPS times over all panels (STAGELAB_BENCH_REPS, default 7), medians reported:
+ *   stagelab: extractPanel on one thread with fresh output arrays (the default API); the same
+ *             with a reused ExtractWorkspace per panel (what a loop over stills does); and two
+ *             worker threads splitting the panels (workspaces, inputs in SharedArrayBuffers).
+ *   numpy:    the same formulas vectorised per panel (diffuse_extract_bench.py), panels one
+ *             after another, and over a 2-thread pool (numpy releases the GIL in its loops).
+ * The table gives pixels/s and numpy_time / stagelab_time (> 1: stagelab faster), then the max
+ * relative difference between the outputs (numpy vs fresh; workspace and workers vs fresh).
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { extractPanel, type ExtractPanelOptions, type PanelColumns } from "../../src/diffuse/extract-panel.js";
+import { Worker } from "node:worker_threads";
+import {
+  extractPanel,
+  ExtractWorkspace,
+  type ExtractPanelOptions,
+  type PanelColumns,
+} from "../../src/diffuse/extract-panel.js";
 import { airMuForOptions, sensorMuForPanel } from "../../src/geometry/corrections.js";
 import type { Beam, Panel, Vec3 } from "../../src/geometry/models.js";
 import { sensorMuPerMm } from "../../src/geometry/attenuation.js";
@@ -96,8 +108,8 @@ const raws: Float64Array[] = [];
 const masks: Uint8Array[] = [];
 for (const p of panels) {
   const n = nFast * nSlow;
-  const raw = new Float64Array(n);
-  const mask = new Uint8Array(n).fill(1);
+  const raw = new Float64Array(new SharedArrayBuffer(8 * n));
+  const mask = new Uint8Array(new SharedArrayBuffer(n)).fill(1);
   for (let j = 0; j < nSlow; j++) {
     for (let i = 0; i < nFast; i++) {
       const k = j * nFast + i;
@@ -128,7 +140,7 @@ const totalPixels = panels.length * nFast * nSlow;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stagelab-diffuse-bench-"));
 try {
   panels.forEach((_, k) => {
-    fs.writeFileSync(path.join(dir, `raw_${k}.f64`), new Uint8Array(raws[k]!.buffer));
+    fs.writeFileSync(path.join(dir, `raw_${k}.f64`), new Uint8Array(raws[k]!.buffer.slice(0)));
     fs.writeFileSync(path.join(dir, `mask_${k}.u8`), masks[k]!);
   });
   fs.writeFileSync(
@@ -154,7 +166,7 @@ try {
   });
   const line = out.split("\n").find((l) => l.startsWith("BENCH_JSON "));
   if (!line) throw new Error(`numpy side printed no BENCH_JSON:\n${out}`);
-  const ref = JSON.parse(line.slice(11)) as { times: number[]; numpy: string };
+  const ref = JSON.parse(line.slice(11)) as { times: number[]; times2: number[]; numpy: string };
 
   const ours: number[] = [];
   let last: PanelColumns[] = [];
@@ -163,6 +175,52 @@ try {
     last = panels.map((p, k) => extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0 }));
     ours.push((performance.now() - t0) / 1000);
   }
+
+  const oursWs: number[] = [];
+  const workspaces = panels.map(() => new ExtractWorkspace());
+  let lastWs: PanelColumns[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const t0 = performance.now();
+    lastWs = panels.map((p, k) =>
+      extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0, workspace: workspaces[k]! }),
+    );
+    oursWs.push((performance.now() - t0) / 1000);
+  }
+
+  // Two workers, panels split alternately; warmed up once (JIT) before timing.
+  // A worker's --import hooks are not applied to its entry file: register tsx, then import it.
+  const entry = new URL("./diffuse_extract_worker.ts", import.meta.url).href;
+  const tsxApi = import.meta.resolve("tsx/esm/api");
+  const workers = [0, 1].map(
+    (w) =>
+      new Worker(`import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
+        eval: true,
+        workerData: {
+          beam,
+          options,
+          panels: panels
+            .map((panel, index) => ({ index, panel, raw: raws[index]!.buffer, mask: masks[index]!.buffer }))
+            .filter((_, index) => index % 2 === w),
+        },
+      }),
+  );
+  const ask = <T>(w: Worker, msg: string) =>
+    new Promise<T>((resolve, reject) => {
+      w.once("message", resolve);
+      w.once("error", reject);
+      w.postMessage(msg);
+    });
+  await Promise.all(workers.map((w) => ask(w, "run")));
+  const oursWorkers: number[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const t0 = performance.now();
+    await Promise.all(workers.map((w) => ask<number>(w, "run")));
+    oursWorkers.push((performance.now() - t0) / 1000);
+  }
+  const workerResults = (
+    await Promise.all(workers.map((w) => ask<{ index: number; intensity: Float64Array; count: number }[]>(w, "result")))
+  ).flat();
+  for (const w of workers) w.postMessage("exit");
 
   // Same output? Compare concatenated columns.
   const readF64 = (name: string) => {
@@ -214,16 +272,39 @@ try {
     diffs.push(`${name} ${worst.toExponential(1)}`);
   }
 
+  // Workspace and worker runs give the same numbers as the fresh run.
+  let sameAcrossRuns = true;
+  last.forEach((c, k) => {
+    const ws = lastWs[k]!;
+    const wk = workerResults.find((r) => r.index === k)!;
+    sameAcrossRuns &&=
+      ws.count === c.count &&
+      wk.count === c.count &&
+      c.intensity.every((v, i) => v === ws.intensity[i] && v === wk.intensity[i]) &&
+      c.totalMult.every((v, i) => v === ws.totalMult[i]);
+  });
+
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const tOurs = median(ours);
   const tNp = median(ref.times);
+  const tNp2 = median(ref.times2);
   const mpx = (t: number) => `${(totalPixels / t / 1e6).toFixed(1)} Mpx/s (${(t * 1000).toFixed(0)} ms)`;
-  console.log("\n| operation | stagelab | numpy | ratio (numpy time / stagelab time) |");
-  console.log("| --- | --- | --- | --- |");
+  const rows: [string, number, string, number][] = [
+    ["extractPanel, 1 thread, fresh outputs", median(ours), "1 thread", tNp],
+    ["extractPanel, 1 thread, reused ExtractWorkspace", median(oursWs), "1 thread", tNp],
+    ["extractPanel, 2 worker threads (workspaces)", median(oursWorkers), "1 thread", tNp],
+    ["extractPanel, 2 worker threads (workspaces)", median(oursWorkers), "2 threads", tNp2],
+  ];
+  console.log(`\n${(totalPixels / 1e6).toFixed(2)} Mpx, ${count} pixels kept per run\n`);
+  console.log("| stagelab run | stagelab | numpy run | numpy | ratio (numpy time / stagelab time) |");
+  console.log("| --- | --- | --- | --- | --- |");
+  for (const [name, t, npName, tn] of rows) {
+    console.log(`| ${name} | ${mpx(t)} | ${npName} | ${mpx(tn)} | ${(tn / t).toFixed(2)}x |`);
+  }
   console.log(
-    `| extract + correct ${(totalPixels / 1e6).toFixed(2)} Mpx (${count} kept) | ${mpx(tOurs)} | ${mpx(tNp)} | ${(tNp / tOurs).toFixed(2)}x |`,
+    `\nnumpy ${ref.numpy}; same rows (fast, slow): ${sameRows}; max rel diff numpy vs stagelab: ${diffs.join(", ")}; ` +
+      `workspace and worker runs identical to the fresh run: ${sameAcrossRuns}`,
   );
-  console.log(`\nnumpy ${ref.numpy}; same rows (fast, slow): ${sameRows}; max rel diff: ${diffs.join(", ")}`);
+  if (!sameAcrossRuns) process.exitCode = 1;
   if (!sameRows) process.exitCode = 1;
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

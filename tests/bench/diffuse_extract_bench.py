@@ -3,13 +3,16 @@ corrections (Modules 2.S.1 + 2.S.2) as src/diffuse/extract-panel.ts, vectorised 
 
 Usage: diffuse_extract_bench.py DIR REPS
 DIR holds setup.json (panels, beam, options, the sensor/air mu the TS side uses) and per panel
-raw_<k>.f64 and mask_<k>.u8 (slow-major). Writes the last run's concatenated outputs to
-DIR/np_<column>.bin and prints BENCH_JSON {"times": [...seconds per run over all panels...]}.
+raw_<k>.f64 and mask_<k>.u8 (slow-major). Runs all panels REPS times one after another
+("times") and REPS times over a 2-thread pool (panels split; numpy releases the GIL in its
+array loops; "times2"). Writes the last single-thread run's concatenated outputs to
+DIR/np_<column>.bin and prints BENCH_JSON {"times": [...], "times2": [...]} (seconds per run).
 """
 import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -95,17 +98,27 @@ def extract_panel(p, raw, mask, mu_sensor, mu_air):
             "airMult": air, "totalMult": total}
 
 
+def one(k):
+    return extract_panel(panels[k], raws[k], masks[k], setup["muSensor"][k], setup["muAir"])
+
+
 times = []
 last = None
 for _ in range(reps):
     t0 = time.perf_counter()
-    last = [extract_panel(p, raws[k], masks[k], setup["muSensor"][k], setup["muAir"])
-            for k, p in enumerate(panels)]
+    last = [one(k) for k in range(len(panels))]
     times.append(time.perf_counter() - t0)
+
+times2 = []
+with ThreadPoolExecutor(max_workers=2) as pool:
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        list(pool.map(one, range(len(panels))))
+        times2.append(time.perf_counter() - t0)
 
 for name in ("qLab", "intensity", "sigma", "totalMult", "qLengthPerA"):
     np.concatenate([c[name].ravel() for c in last]).astype(np.float64).tofile(
         os.path.join(out_dir, f"np_{name}.bin"))
 for name in ("fast", "slow"):
     np.concatenate([c[name] for c in last]).astype(np.uint32).tofile(os.path.join(out_dir, f"np_{name}.bin"))
-print("BENCH_JSON " + json.dumps({"times": times, "numpy": np.__version__}))
+print("BENCH_JSON " + json.dumps({"times": times, "times2": times2, "numpy": np.__version__}))

@@ -4,3 +4,4 @@
  */
 export { HelloModel, HelloView } from "./hello.js";
 export { H5ViewModel, H5ViewView } from "../h5view/widget.js";
+export { VoxelViewModel, VoxelViewView } from "../voxelview/widget.js";

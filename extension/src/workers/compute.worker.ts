@@ -63,6 +63,48 @@ const api = {
   ping(): string {
     return "pong";
   },
+  /**
+   * VoxelView: the histogram and percentile limits of several planes taken together. With
+   * `log`, of log10 of the positive values: `range` is then in log10, `limits` stay linear.
+   */
+  planeStats(
+    planes: ArrayLike<number>[],
+    bins: number,
+    log: boolean,
+    lowPct: number,
+    highPct: number,
+  ): { counts: Uint32Array; range: [number, number]; limits: [number, number] } {
+    const total = planes.reduce((n, p) => n + p.length, 0);
+    const values = new Float64Array(total);
+    let at = 0;
+    for (const p of planes) {
+      for (let i = 0; i < p.length; i++) {
+        const v = p[i]!;
+        values[at++] = log ? (v > 0 ? Math.log10(v) : NaN) : v;
+      }
+    }
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of values) {
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const range: [number, number] = lo <= hi ? [lo, hi > lo ? hi : lo + 1] : [0, 1];
+    const counts = histogram(values, bins, range);
+    const [plo, phi] = percentileLimits(values, lowPct, highPct);
+    const limits: [number, number] =
+      lo <= hi ? (log ? [10 ** plo, 10 ** phi] : [plo, phi]) : log ? [1, 10] : [0, 1];
+    return transfer({ counts, range, limits }, [counts.buffer]);
+  },
+  /** VoxelView: RGBA pixels of several planes on one colour scale (transferred back). */
+  colorizePlanes(planes: ArrayLike<number>[], scale: ColorScale): Uint8ClampedArray[] {
+    const out = planes.map((p) => applyColormap(p, scale));
+    return transfer(
+      out,
+      out.map((o) => o.buffer as ArrayBuffer),
+    );
+  },
 };
 
 export type ComputeApi = typeof api;

@@ -1,0 +1,255 @@
+/**
+ * One plane of VoxelView: the colour image on a canvas (nearest neighbour, square voxels,
+ * the larger index up), a crosshair overlay at the linked position, tick labels in fractional
+ * hkl (text nodes), and the pointer: hover reports the voxel under it, a click moves the
+ * other planes there.
+ */
+import {
+  AXIS_NAMES,
+  PLANE_AXES,
+  fracText,
+  pixelIndex,
+  pixelOf,
+  ticks,
+  type Axis,
+  type Plane,
+  type Vec3,
+} from "./geometry.js";
+
+/** Largest side of a plane on screen (CSS px), unless the view sets it (setBox). */
+const BOX = 260;
+
+export interface PlaneEvents {
+  /** The pointer is over pixel (c, r) of the plane (null: it left). */
+  hover(plane: Plane | undefined, c: number, r: number): void;
+  /** A click on the voxel with these sub-Miller indices. */
+  pick(n: Vec3): void;
+}
+
+export class PlanePanel {
+  readonly el = document.createElement("div");
+  readonly canvas = document.createElement("canvas");
+  private readonly overlay = document.createElement("canvas");
+  private readonly source = document.createElement("canvas");
+  private readonly title = document.createElement("div");
+  private readonly xTicks = document.createElement("div");
+  private readonly yTicks = document.createElement("div");
+  plane: Plane | undefined;
+  private position: Vec3 = [0, 0, 0];
+  private ndiv: Vec3 = [1, 1, 1];
+  private box = BOX;
+
+  constructor(
+    readonly fixed: Axis,
+    private readonly events: PlaneEvents,
+  ) {
+    const [xa, ya] = PLANE_AXES[fixed];
+    const name = `${AXIS_NAMES[xa]}${AXIS_NAMES[ya]}`;
+    this.el.className = "sl-vx-plane";
+    this.el.dataset.plane = name;
+    this.title.className = "sl-vx-plane-title";
+    this.canvas.className = "sl-vx-image";
+    this.canvas.setAttribute("role", "img");
+    this.canvas.tabIndex = 0;
+    this.canvas.dataset.fixed = String(fixed);
+    this.overlay.className = "sl-vx-crosshair";
+    this.overlay.setAttribute("aria-hidden", "true");
+    const stack = document.createElement("div");
+    stack.className = "sl-vx-stack";
+    stack.append(this.canvas, this.overlay);
+    this.xTicks.className = "sl-vx-xticks";
+    this.yTicks.className = "sl-vx-yticks";
+    const xLabel = document.createElement("div");
+    xLabel.className = "sl-vx-xlabel";
+    xLabel.textContent = AXIS_NAMES[xa];
+    const yLabel = document.createElement("div");
+    yLabel.className = "sl-vx-ylabel";
+    yLabel.textContent = AXIS_NAMES[ya];
+    const plot = document.createElement("div");
+    plot.className = "sl-vx-plot";
+    const corner = () => document.createElement("div");
+    plot.append(
+      yLabel,
+      this.yTicks,
+      stack,
+      corner(),
+      corner(),
+      this.xTicks,
+      corner(),
+      corner(),
+      xLabel,
+    );
+    this.el.append(this.title, plot);
+    this.canvas.addEventListener("mousemove", this.onMove);
+    this.canvas.addEventListener("mouseleave", () => this.events.hover(undefined, 0, 0));
+    this.canvas.addEventListener("click", this.onClick);
+    this.canvas.addEventListener("keydown", this.onKey);
+  }
+
+  /** New plane data (colours follow with `paint`). */
+  setPlane(p: Plane, ndiv: Vec3): void {
+    this.plane = p;
+    this.ndiv = ndiv;
+    const { x, y } = p;
+    const d = this.canvas.dataset;
+    d.index = String(p.index);
+    d.cols = String(x.count);
+    d.rows = String(y.count);
+    d.xStart = String(x.start);
+    d.xStep = String(x.step);
+    d.yStart = String(y.start);
+    d.yStep = String(y.step);
+    d.sequence = String(p.sequence);
+    d.expand = String(p.expand);
+    const [xa, ya] = PLANE_AXES[this.fixed];
+    const label = `${AXIS_NAMES[xa]}-${AXIS_NAMES[ya]} plane at ${AXIS_NAMES[this.fixed]} = ${fracText(p.index, ndiv[this.fixed])}`;
+    this.title.textContent = label;
+    this.canvas.setAttribute("aria-label", label);
+  }
+
+  /** Draw RGBA pixels of the current plane. */
+  paint(rgba: Uint8ClampedArray): void {
+    const p = this.plane;
+    if (!p || rgba.length !== p.x.count * p.y.count * 4) return;
+    this.source.width = p.x.count;
+    this.source.height = p.y.count;
+    const ctx = this.source.getContext("2d");
+    if (!ctx) return;
+    ctx.putImageData(
+      new ImageData(
+        new Uint8ClampedArray(rgba.buffer as ArrayBuffer, rgba.byteOffset, rgba.length),
+        p.x.count,
+        p.y.count,
+      ),
+      0,
+      0,
+    );
+    this.draw();
+    // What the pixels now show (tests wait on it).
+    this.canvas.dataset.painted = `${p.index}:${p.expand}:${p.sequence}:${p.x.start}:${p.x.count}`;
+  }
+
+  /** The largest side of the plane on screen (CSS px). */
+  setBox(px: number): void {
+    if (Math.abs(px - this.box) < 1) return;
+    this.box = px;
+    this.draw();
+  }
+
+  private draw(): void {
+    const p = this.plane;
+    if (!p || this.source.width !== p.x.count || this.source.height !== p.y.count) return;
+    const scale = this.box / Math.max(p.x.count, p.y.count);
+    const w = Math.max(1, Math.round(p.x.count * scale));
+    const h = Math.max(1, Math.round(p.y.count * scale));
+    for (const c of [this.canvas, this.overlay]) {
+      if (c.width !== w) c.width = w;
+      if (c.height !== h) c.height = h;
+    }
+    const ctx = this.canvas.getContext("2d");
+    if (!ctx) return;
+    ctx.clearRect(0, 0, w, h);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(this.source, 0, 0, w, h);
+    this.drawTicks(w, h);
+    this.drawCrosshair();
+  }
+
+  private drawTicks(w: number, h: number): void {
+    const p = this.plane!;
+    const put = (box: HTMLElement, a: typeof p.x, size: number, horizontal: boolean) => {
+      box.replaceChildren();
+      const last = a.start + (a.count - 1) * a.step;
+      const nd = this.ndiv[a.axis];
+      for (const t of ticks(a.start, last, nd)) {
+        const at = ((pixelOf(a, t * nd) + 0.5) / a.count) * size;
+        if (at < 0 || at > size) continue;
+        const s = document.createElement("span");
+        s.textContent = fracText(Math.round(t * nd * 1e6) / 1e6, nd);
+        s.style[horizontal ? "left" : "top"] = `${at}px`;
+        box.appendChild(s);
+      }
+      box.style[horizontal ? "width" : "height"] = `${size}px`;
+    };
+    put(this.xTicks, p.x, w, true);
+    put(this.yTicks, p.y, h, false);
+  }
+
+  /** The linked position (draws the crosshair where it crosses this plane). */
+  setPosition(pos: Vec3): void {
+    this.position = [...pos] as Vec3;
+    this.drawCrosshair();
+  }
+
+  private drawCrosshair(): void {
+    const p = this.plane;
+    const ctx = this.overlay.getContext("2d");
+    if (!p || !ctx) return;
+    const { width: w, height: h } = this.overlay;
+    ctx.clearRect(0, 0, w, h);
+    const c = Math.round(pixelOf(p.x, this.position[p.x.axis]));
+    const r = Math.round(pixelOf(p.y, this.position[p.y.axis]));
+    const px = ((c + 0.5) / p.x.count) * w;
+    const py = ((r + 0.5) / p.y.count) * h;
+    const line = (x0: number, y0: number, x1: number, y1: number) => {
+      for (const [style, width] of [
+        ["rgba(0, 0, 0, 0.6)", 3],
+        ["rgba(255, 255, 255, 0.9)", 1],
+      ] as const) {
+        ctx.strokeStyle = style;
+        ctx.lineWidth = width;
+        ctx.beginPath();
+        ctx.moveTo(x0, y0);
+        ctx.lineTo(x1, y1);
+        ctx.stroke();
+      }
+    };
+    if (c >= 0 && c < p.x.count) line(px, 0, px, h);
+    if (r >= 0 && r < p.y.count) line(0, py, w, py);
+  }
+
+  private cell(e: MouseEvent): [number, number] | undefined {
+    const p = this.plane;
+    if (!p) return undefined;
+    const rect = this.canvas.getBoundingClientRect();
+    const c = Math.floor(((e.clientX - rect.left) / rect.width) * p.x.count);
+    const r = Math.floor(((e.clientY - rect.top) / rect.height) * p.y.count);
+    if (r < 0 || c < 0 || r >= p.y.count || c >= p.x.count) return undefined;
+    return [c, r];
+  }
+
+  private readonly onMove = (e: MouseEvent): void => {
+    const at = this.cell(e);
+    if (at) this.events.hover(this.plane, at[0], at[1]);
+  };
+
+  private readonly onClick = (e: MouseEvent): void => {
+    const at = this.cell(e);
+    if (at && this.plane) this.events.pick(pixelIndex(this.plane, at[0], at[1]));
+  };
+
+  /** Arrow keys move the crosshair within this plane (one displayed pixel). */
+  private readonly onKey = (e: KeyboardEvent): void => {
+    const p = this.plane;
+    if (!p) return;
+    const moves: Record<string, [number, number]> = {
+      ArrowLeft: [-1, 0],
+      ArrowRight: [1, 0],
+      ArrowUp: [0, -1],
+      ArrowDown: [0, 1],
+    };
+    const m = moves[e.key];
+    if (!m) return;
+    e.preventDefault();
+    const c = Math.min(
+      p.x.count - 1,
+      Math.max(0, Math.round(pixelOf(p.x, this.position[p.x.axis])) + m[0]),
+    );
+    const r = Math.min(
+      p.y.count - 1,
+      Math.max(0, Math.round(pixelOf(p.y, this.position[p.y.axis])) + m[1]),
+    );
+    this.events.hover(p, c, r);
+    this.events.pick(pixelIndex(p, c, r));
+  };
+}
