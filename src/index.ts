@@ -25,3 +25,7 @@ export * from "./diffuse/index.js";
 export type * from "./geometry/index.js";
 export type * from "./dials/index.js";
 export type * from "./images/index.js";
+export * as symmetry from "./symmetry/index.js";
+export { laueGroup, mapToAsu, spaceGroupInfo, type LaueGroup } from "./symmetry/index.js";
+export * as scattering from "./scattering/index.js";
+export * as scaling from "./scaling/index.js";
