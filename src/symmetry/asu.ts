@@ -3,11 +3,12 @@
  * `miller.map_to_asu(space_group_type, anomalous_flag=False, indices)` for any space group
  * of the class in its reference setting, and `reciprocal_space_asu().is_inside(h)`.
  *
- * Each Laue group has a specialised branch-only integer mapping (absolute values, sorting,
- * 60/90 degree sector rotations), no operator loop. The orbit of every index under the Laue
- * group meets cctbx's ASU in exactly one index (checked exhaustively against cctbx), so
- * "the" ASU representative is well defined and independent of operator order. All
- * comparisons are on integers, including the ASU boundary tie-breaks.
+ * Each Laue group has its own integer mapping (absolute values, sorting, sign and sector
+ * selection, mostly branch-free), no loop over operators: 30-300 M indices/s depending on
+ * the class (tests/symmetry/asu.bench.ts). The orbit of every index under the Laue group
+ * meets cctbx's ASU in exactly one index (checked against cctbx on the whole [-25,25]^3 box
+ * and on random indices), so "the" ASU representative is well defined and independent of
+ * operator order. All comparisons are on integers, including the boundary tie-breaks.
  *
  * Valid for |h|, |k|, |l| < 2^30 (hexagonal i = -h-k must fit in int32).
  */

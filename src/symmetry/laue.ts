@@ -90,6 +90,9 @@ export function laueGroupByName(name: string): LaueGroup {
  * `space_group.multiplicity(h, anomalous_flag=False)` for any space group of the class.
  */
 export function symmetryMates(group: LaueGroup, h: number, k: number, l: number): Int32Array {
+  if (!Number.isInteger(h) || !Number.isInteger(k) || !Number.isInteger(l)) {
+    throw new SymmetryError(`symmetryMates: (${h}, ${k}, ${l}) are not integers`);
+  }
   const ops = group.ops;
   const nOps = ops.length / 9;
   const out = new Int32Array(3 * nOps);

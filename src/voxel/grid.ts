@@ -634,7 +634,7 @@ export class GlobalVoxelGrid {
         const qq = qx * qx + qy * qy + qz * qz;
         if (q2) q2[i] = qq;
         if (!(qq <= q2Max && qq >= q2Min)) {
-          if (Number.isNaN(qq)) {
+          if (!(qq <= Number.MAX_VALUE)) {
             throw new DataConsistencyError(`q_lab of observation ${i} (still ${stillId}) is not finite`);
           }
           nb[3 * j] = 0;
@@ -886,9 +886,10 @@ export class GridRangeBuilder {
 }
 
 function ballHalfWidths(cell: UnitCell, ndiv: readonly number[], dMinA: number): [number, number, number] {
-  // |h| <= |a| |q| for h = a . q: the ball |q| <= 1/dMin spans |h| <= |a| / dMin.
+  // |h| <= |a| |q| for h = a . q: the ball |q| <= 1/dMin spans |h| <= |a| / dMin (+ margin
+  // for rounding to voxel centres and for a reference cell that breaks the symmetry slightly).
   const edges = [cell.aA, cell.bA, cell.cA];
-  return [0, 1, 2].map((i) => Math.ceil((edges[i]! * ndiv[i]!) / dMinA) + 1) as [number, number, number];
+  return [0, 1, 2].map((i) => Math.ceil((edges[i]! * ndiv[i]! * 1.01) / dMinA) + 2) as [number, number, number];
 }
 
 /** Bounding box of the ASU images of every voxel centre within the resolution shell. */
@@ -896,8 +897,16 @@ function resolutionShellAsuBox(geom: GridGeometry): SubMillerBox {
   const [H, K, L] = ballHalfWidths(geom.referenceCell, geom.ndiv, geom.dMinA);
   const b = bMatrix(geom.referenceCell);
   const [nh, nk, nl] = geom.ndiv;
-  const q2Max = 1 / (geom.dMinA * geom.dMinA);
-  const q2Min = Number.isFinite(geom.dMaxA) ? 1 / (geom.dMaxA * geom.dMaxA) : 0;
+  // An observation inside the shell can round to a voxel whose centre is just outside it:
+  // widen the shell by half a voxel diagonal (bounded by the triangle inequality).
+  let halfDiag = 0;
+  for (let c = 0; c < 3; c++) {
+    halfDiag += (0.5 * Math.hypot(b[c]!, b[3 + c]!, b[6 + c]!)) / geom.ndiv[c]!;
+  }
+  const qOuter = 1 / geom.dMinA + halfDiag;
+  const qInner = Number.isFinite(geom.dMaxA) ? Math.max(0, 1 / geom.dMaxA - halfDiag) : 0;
+  const q2Max = qOuter * qOuter;
+  const q2Min = qInner * qInner;
   const buf = new Int32Array(3 * BLOCK);
   const out = new Int32Array(3 * BLOCK);
   const min = [Infinity, Infinity, Infinity];

@@ -168,26 +168,8 @@ try {
   if (!line) throw new Error(`numpy side printed no BENCH_JSON:\n${out}`);
   const ref = JSON.parse(line.slice(11)) as { times: number[]; times2: number[]; numpy: string };
 
-  const ours: number[] = [];
-  let last: PanelColumns[] = [];
-  for (let rep = 0; rep < reps; rep++) {
-    const t0 = performance.now();
-    last = panels.map((p, k) => extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0 }));
-    ours.push((performance.now() - t0) / 1000);
-  }
-
-  const oursWs: number[] = [];
-  const workspaces = panels.map(() => new ExtractWorkspace());
-  let lastWs: PanelColumns[] = [];
-  for (let rep = 0; rep < reps; rep++) {
-    const t0 = performance.now();
-    lastWs = panels.map((p, k) =>
-      extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0, workspace: workspaces[k]! }),
-    );
-    oursWs.push((performance.now() - t0) / 1000);
-  }
-
-  // Two workers, panels split alternately; warmed up once (JIT) before timing.
+  // Two workers, panels split alternately; warmed up once (JIT) before timing. First, while the
+  // heap is clean: the fresh-output runs leave garbage whose concurrent GC competes for the cores.
   // A worker's --import hooks are not applied to its entry file: register tsx, then import it.
   const entry = new URL("./diffuse_extract_worker.ts", import.meta.url).href;
   const tsxApi = import.meta.resolve("tsx/esm/api");
@@ -221,6 +203,26 @@ try {
     await Promise.all(workers.map((w) => ask<{ index: number; intensity: Float64Array; count: number }[]>(w, "result")))
   ).flat();
   for (const w of workers) w.postMessage("exit");
+
+  const ours: number[] = [];
+  let last: PanelColumns[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const t0 = performance.now();
+    last = panels.map((p, k) => extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0 }));
+    ours.push((performance.now() - t0) / 1000);
+  }
+
+  const oursWs: number[] = [];
+  const workspaces = panels.map(() => new ExtractWorkspace());
+  let lastWs: PanelColumns[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const t0 = performance.now();
+    lastWs = panels.map((p, k) =>
+      extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0, workspace: workspaces[k]! }),
+    );
+    oursWs.push((performance.now() - t0) / 1000);
+  }
+
 
   // Same output? Compare concatenated columns.
   const readF64 = (name: string) => {

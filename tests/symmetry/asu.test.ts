@@ -24,7 +24,10 @@ test("fixture covers the 12 Laue groups (both -3m orientations)", () => {
     fx.classes.map((c) => c.laue),
     [...LAUE_CLASS_NAMES],
   );
-  assert.equal(fx.classes.reduce((s, c) => s + c.spaceGroups.length, 0), 230);
+  assert.equal(
+    fx.classes.reduce((s, c) => s + c.spaceGroups.length, 0),
+    230,
+  );
 });
 
 for (const c of fx.classes) {
@@ -165,8 +168,12 @@ test("mapToAsu argument checks", () => {
   assert.throws(() => mapToAsu(g, new Int32Array(4)), SymmetryError);
   assert.throws(() => mapToAsu(g, new Int32Array(6), new Int32Array(3)), SymmetryError);
   const out = new Int32Array(9).fill(7);
-  assert.deepEqual([...mapToAsu(g, Int32Array.from([-1, -2, -3]), out)], [1, 2, 3, 7, 7, 7, 7, 7, 7]);
+  assert.deepEqual(
+    [...mapToAsu(g, Int32Array.from([-1, -2, -3]), out)],
+    [1, 2, 3, 7, 7, 7, 7, 7, 7],
+  );
   assert.equal(mapToAsu(g, new Int32Array(0)).length, 0);
+  assert.throws(() => symmetryMates(g, 0.5, 0, 0), SymmetryError);
 });
 
 test("mapToAsu throughput smoke (>1 M indices/s in every class; see asu.bench.ts)", (t) => {

@@ -100,7 +100,7 @@ test("spellings from the brief and common short symbols", () => {
     [" P 2ac 2ab", 19],
     ["-P 2ac 2ab", 61],
     ["hall:-p 2ac 2ab", 61],
-    ["-R 3 2\"", 166],
+    ['-R 3 2"', 166],
     ["  19 ", 19],
     ["P 2", 3], // Hermann-Mauguin first, as cctbx
   ];
@@ -141,9 +141,7 @@ test("unsupported settings and bad symbols throw SymmetryError naming the symbol
     assert.throws(
       () => spaceGroupInfo(bad),
       (e: unknown) =>
-        e instanceof SymmetryError &&
-        e.name === "SymmetryError" &&
-        e.message.includes(`"${bad}"`),
+        e instanceof SymmetryError && e.name === "SymmetryError" && e.message.includes(`"${bad}"`),
       bad,
     );
     assert.throws(() => laueGroup(bad), SymmetryError, bad);
@@ -186,7 +184,9 @@ test("src/symmetry is browser-safe (no node: or Node built-in imports)", () => {
   assert.ok(files.includes("index.ts"));
   for (const f of files) {
     const text = fs.readFileSync(dir + f, "utf8");
-    const imports = [...text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1]!);
+    const imports = [...text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map(
+      (m) => m[1]!,
+    );
     for (const spec of imports) {
       assert.ok(spec.startsWith("./"), `${f} imports "${spec}"`);
     }

@@ -212,10 +212,13 @@ test("merged partial accumulators equal one big accumulator (counts bit for bit,
 });
 
 test("worker threads accumulate partial snapshots; merged into an hdf5 accumulator they equal one pass", async () => {
+  // A worker's --import hooks are not applied to its entry file: register tsx, then import it.
+  const entry = new URL("./accumulate-worker.ts", import.meta.url).href;
+  const tsxApi = import.meta.resolve("tsx/esm/api");
   const workers = [0, 1].map(
     () =>
-      new Worker(new URL("./accumulate-worker.ts", import.meta.url), {
-        execArgv: ["--import", "tsx"],
+      new Worker(`import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
+        eval: true,
       }),
   );
   try {
@@ -346,7 +349,7 @@ print(json.dumps(out))
   assert.equal(live.space_group, "P 21 21 21");
   assert.equal(live.unit_cell.length, 6);
   assert.deepEqual(live.b_matrix, [...grid.bMatrix]);
-  assert.equal(live.asu_only, true);
+  assert.ok(live.asu_only === true || live.asu_only === 1, "asu_only");
   assert.equal(live.units, "test units");
   addAll(acc, stills.slice(4));
   await acc.finalize();
@@ -423,7 +426,12 @@ test("pixel-list stream: same as direct adds; progress, abort, unknown stills re
   }
   w.close();
   // The grid knows only still 0; the others come in through stillCrystals.
-  const g = GlobalVoxelGrid.create({ ...gridOpts, stillCrystals: [stills[0]!.crystal] });
+  const g = GlobalVoxelGrid.create({
+    ...gridOpts,
+    stillCrystals: [stills[0]!.crystal],
+    referenceCell: grid.referenceCell,
+  });
+  assert.equal(g.geometryKey, grid.geometryKey);
   const acc = VoxelAccumulator.createInMemory(g);
   const seen: number[] = [];
   const res = await acc.addObservationsFromPixelList(file, {
