@@ -25,7 +25,11 @@
  * exactly (or none, into a reusable `ExtractWorkspace`); per-column pieces of the lab position
  * are precomputed; no per-pixel allocation or call (exp is inlined, see `expInline`).
  */
-import { airMuForOptions, sensorMuForPanel, type CorrectionOptions } from "../geometry/corrections.js";
+import {
+  airMuForOptions,
+  sensorMuForPanel,
+  type CorrectionOptions,
+} from "../geometry/corrections.js";
 import type { Beam, Panel } from "../geometry/models.js";
 import { panelUsesParallax } from "../geometry/panel.js";
 import { DiffuseInputError } from "./errors.js";
@@ -86,7 +90,12 @@ export class ExtractWorkspace {
   }
 }
 
-function grow<T extends { length: number }>(m: Map<string, T>, name: string, len: number, make: (n: number) => T): T {
+function grow<T extends { length: number }>(
+  m: Map<string, T>,
+  name: string,
+  len: number,
+  make: (n: number) => T,
+): T {
   const have = m.get(name);
   if (have !== undefined && have.length >= len) return have;
   const a = make(Math.max(len, Math.ceil((have?.length ?? 0) * 1.25)));
@@ -138,7 +147,13 @@ interface Validated {
   muAir: number;
 }
 
-function validate(panel: Panel, beam: Beam, raw: Float64Array, mask: Uint8Array, opts: ExtractPanelOptions): Validated {
+function validate(
+  panel: Panel,
+  beam: Beam,
+  raw: Float64Array,
+  mask: Uint8Array,
+  opts: ExtractPanelOptions,
+): Validated {
   const ctx = (field: string) => ({ field, panelIndex: opts.panelIndex, stillId: opts.stillId });
   const fail = (field: string, problem: string): never => {
     throw new DiffuseInputError(problem, ctx(field));
@@ -154,9 +169,11 @@ function validate(panel: Panel, beam: Beam, raw: Float64Array, mask: Uint8Array,
   if (!(opts.exposureTimeS > 0) || !Number.isFinite(opts.exposureTimeS)) {
     fail("exposureTimeS", `must be a positive finite number of seconds, got ${opts.exposureTimeS}`);
   }
-  if (!(opts.gain > 0) || !Number.isFinite(opts.gain)) fail("gain", `must be positive and finite, got ${opts.gain}`);
+  if (!(opts.gain > 0) || !Number.isFinite(opts.gain))
+    fail("gain", `must be positive and finite, got ${opts.gain}`);
   const step = opts.pixelStep ?? 1;
-  if (!Number.isInteger(step) || step < 1) fail("pixelStep", `must be a positive integer, got ${step}`);
+  if (!Number.isInteger(step) || step < 1)
+    fail("pixelStep", `must be a positive integer, got ${step}`);
   if (!(beam.wavelengthA > 0) || !Number.isFinite(beam.wavelengthA)) {
     fail("beam.wavelengthA", `must be positive and finite, got ${beam.wavelengthA}`);
   }
@@ -167,7 +184,10 @@ function validate(panel: Panel, beam: Beam, raw: Float64Array, mask: Uint8Array,
   const [ox, oy, oz] = panel.originMm;
   const nDotO = (fy * sz - fz * sy) * ox + (fz * sx - fx * sz) * oy + (fx * sy - fy * sx) * oz;
   if (!(Math.abs(nDotO) > 0) || !Number.isFinite(nDotO)) {
-    fail("panel", `the plane of panel "${panel.name}" passes through the sample (or its axes are parallel)`);
+    fail(
+      "panel",
+      `the plane of panel "${panel.name}" passes through the sample (or its axes are parallel)`,
+    );
   }
   if (!(panel.pixelSizeMm[0] > 0 && panel.pixelSizeMm[1] > 0)) {
     fail("panel.pixelSizeMm", `must be positive, got [${panel.pixelSizeMm.join(", ")}]`);
@@ -180,14 +200,16 @@ function validate(panel: Panel, beam: Beam, raw: Float64Array, mask: Uint8Array,
   const bg = opts.background;
   if (bg !== undefined) {
     if ("map" in bg) {
-      if (bg.map.length !== nPix) fail("background.map", `has ${bg.map.length} values but ${sizeText}`);
+      if (bg.map.length !== nPix)
+        fail("background.map", `has ${bg.map.length} values but ${sizeText}`);
       if (bg.variance.length !== nPix) {
         fail("background.variance", `has ${bg.variance.length} values but ${sizeText}`);
       }
       bgMap = bg.map;
       bgVarMap = bg.variance;
     } else {
-      if (!Number.isFinite(bg.constant)) fail("background.constant", `must be finite, got ${bg.constant}`);
+      if (!Number.isFinite(bg.constant))
+        fail("background.constant", `must be finite, got ${bg.constant}`);
       bgConst = bg.constant;
       bgVarConst = bg.variance ?? 0;
       if (!(bgVarConst >= 0) || !Number.isFinite(bgVarConst)) {
@@ -203,7 +225,8 @@ function validate(panel: Panel, beam: Beam, raw: Float64Array, mask: Uint8Array,
   if (dMin > dMax) fail("dMinA", `(${dMin} A) is larger than dMaxA (${dMax} A)`);
   const iMin = opts.intensityMin ?? -Infinity;
   const iMax = opts.intensityMax ?? Infinity;
-  if (Number.isNaN(iMin) || Number.isNaN(iMax)) fail("intensityMin", "intensity bounds must not be NaN");
+  if (Number.isNaN(iMin) || Number.isNaN(iMax))
+    fail("intensityMin", "intensity bounds must not be NaN");
   if (iMin > iMax) fail("intensityMin", `(${iMin}) is larger than intensityMax (${iMax})`);
 
   const corr = opts.corrections ?? {};
@@ -357,15 +380,28 @@ interface KernelArgs {
   totOut: Float64Array;
 }
 
-
 /** The pixel loop; returns the number of rows written. */
 function runKernel(a: KernelArgs): number {
   const { raw, mask, bgMap, bgVarMap, nFast, nSlow, step } = a;
   const { fx, fy, fz, sx, sy, sz, ox, oy, oz, pxF, pxS, dx, dy, dz, lambda, pnx, pny, pnz, pf } = a;
   const { saK, effK, muAir, parallax, parInvMu, parK, parMuK } = a;
-  const { doSA, doPol, doEff, doAir, doLor, keepMults, filterD, dMin, dMax, filterI, iMin, iMax } = a;
+  const { doSA, doPol, doEff, doAir, doLor, keepMults, filterD, dMin, dMax, filterI, iMin, iMax } =
+    a;
   const { invT, invGain, bgConst, bgVarConst } = a;
-  const { qLab, qLen, inten, sig, fastOut, slowOut, saOut, polOut, effOut, airOut, lorOut, totOut } = a;
+  const {
+    qLab,
+    qLen,
+    inten,
+    sig,
+    fastOut,
+    slowOut,
+    saOut,
+    polOut,
+    effOut,
+    airOut,
+    lorOut,
+    totOut,
+  } = a;
   const invLambda = 1 / lambda;
   const polA = 1 - 2 * pf;
   const invT2 = invT * invT;
@@ -495,7 +531,13 @@ function runKernel(a: KernelArgs): number {
 }
 
 /** Usable pixels (mask nonzero, raw not NaN) on the step grid. */
-function countUsable(raw: Float64Array, mask: Uint8Array, nFast: number, nSlow: number, step: number): number {
+function countUsable(
+  raw: Float64Array,
+  mask: Uint8Array,
+  nFast: number,
+  nSlow: number,
+  step: number,
+): number {
   let count = 0;
   for (let j = 0; j < nSlow; j += step) {
     const row = j * nFast;

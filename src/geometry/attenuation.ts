@@ -7,7 +7,11 @@
  * table holds the energy twice and an energy exactly on the edge takes the value above it.
  * Valid from 1 to 150 keV; outside that range the functions throw RangeError.
  */
-import { ATTENUATION_TABLE, ATTENUATION_TABLE_ENERGY_RANGE_KEV, type AttenuationTableEntry } from "./attenuation-table.js";
+import {
+  ATTENUATION_TABLE,
+  ATTENUATION_TABLE_ENERGY_RANGE_KEV,
+  type AttenuationTableEntry,
+} from "./attenuation-table.js";
 
 /** h c in keV Angstrom (CODATA 2018): E[keV] = HC_KEV_A / lambda[A]. */
 export const HC_KEV_A = 12.398419843320026;
@@ -82,7 +86,9 @@ export function materialDensityGPerCm3(material: string): number {
 export function massAttenuationCm2PerG(material: string, energyKeV: number): number {
   const [eMin, eMax] = ATTENUATION_TABLE_ENERGY_RANGE_KEV;
   if (!(energyKeV >= eMin && energyKeV <= eMax)) {
-    throw new RangeError(`photon energy ${energyKeV} keV is outside the attenuation table (${eMin}-${eMax} keV)`);
+    throw new RangeError(
+      `photon energy ${energyKeV} keV is outside the attenuation table (${eMin}-${eMax} keV)`,
+    );
   }
   const { logE, logMu } = logTable(material);
   const x = Math.log(energyKeV);
@@ -103,7 +109,11 @@ export function massAttenuationCm2PerG(material: string, energyKeV: number): num
 }
 
 /** Linear attenuation coefficient, per mm, of a material at energy E (keV) and density (g/cm^3). */
-export function linearAttenuationPerMm(material: string, energyKeV: number, densityGPerCm3?: number): number {
+export function linearAttenuationPerMm(
+  material: string,
+  energyKeV: number,
+  densityGPerCm3?: number,
+): number {
   const rho = densityGPerCm3 ?? materialDensityGPerCm3(material);
   // (cm^2/g) (g/cm^3) = 1/cm = 0.1 / mm
   return massAttenuationCm2PerG(material, energyKeV) * rho * 0.1;
@@ -120,10 +130,14 @@ export function airDensityGPerCm3(
   temperatureK: number = ROOM_TEMPERATURE_K,
 ): number {
   if (!(pressureKPa >= 0) || !(temperatureK > 0)) {
-    throw new RangeError(`air needs pressure >= 0 kPa and temperature > 0 K (got ${pressureKPa} kPa, ${temperatureK} K)`);
+    throw new RangeError(
+      `air needs pressure >= 0 kPa and temperature > 0 K (got ${pressureKPa} kPa, ${temperatureK} K)`,
+    );
   }
   // rho [kg/m^3] = P[Pa] M[kg/mol] / (R T); 1 kg/m^3 = 1e-3 g/cm^3, and kPa * g/mol gives that factor back.
-  return (pressureKPa * AIR_MOLAR_MASS_G_PER_MOL) / (GAS_CONSTANT_J_PER_MOL_K * temperatureK) * 1e-3;
+  return (
+    ((pressureKPa * AIR_MOLAR_MASS_G_PER_MOL) / (GAS_CONSTANT_J_PER_MOL_K * temperatureK)) * 1e-3
+  );
 }
 
 /** Linear attenuation coefficient of dry air (per mm) at wavelength lambda (Angstrom), pressure and temperature. */
@@ -132,5 +146,9 @@ export function airMuPerMm(
   pressureKPa: number = STANDARD_PRESSURE_KPA,
   temperatureK: number = ROOM_TEMPERATURE_K,
 ): number {
-  return linearAttenuationPerMm("air", energyKeVFromWavelengthA(wavelengthA), airDensityGPerCm3(pressureKPa, temperatureK));
+  return linearAttenuationPerMm(
+    "air",
+    energyKeVFromWavelengthA(wavelengthA),
+    airDensityGPerCm3(pressureKPa, temperatureK),
+  );
 }

@@ -29,7 +29,13 @@
  *   the multiplier DIALS `lp_correction` would apply for a rotation axis perpendicular to the beam
  *   and to the scattering plane (the usual 1/L with L = 1/sin 2theta).
  */
-import { airMuPerMm, sensorMuPerMm, attenuationMaterialKey, STANDARD_PRESSURE_KPA, ROOM_TEMPERATURE_K } from "./attenuation.js";
+import {
+  airMuPerMm,
+  sensorMuPerMm,
+  attenuationMaterialKey,
+  STANDARD_PRESSURE_KPA,
+  ROOM_TEMPERATURE_K,
+} from "./attenuation.js";
 import type { Beam, Panel, Vec3 } from "./models.js";
 import { panelNormal, pixelLabCoordMm } from "./panel.js";
 import { cross, dot, norm } from "./vec3.js";
@@ -68,7 +74,12 @@ export function pixelSolidAngleSr(areaMm2: number, labMm: Vec3, unitNormal: Vec3
  * Kahn polarization factor P (the divisor; DIALS `stills_lp_correction` returns 1/P).
  * s0, s1 any length; pn unit; pf in [0, 1].
  */
-export function polarizationFactor(s0: Vec3, s1: Vec3, polarizationNormal: Vec3, polarizationFraction: number): number {
+export function polarizationFactor(
+  s0: Vec3,
+  s1: Vec3,
+  polarizationNormal: Vec3,
+  polarizationFraction: number,
+): number {
   const l1 = norm(s1);
   const l0 = norm(s0);
   const p1 = dot(polarizationNormal, s1) / l1;
@@ -77,7 +88,12 @@ export function polarizationFactor(s0: Vec3, s1: Vec3, polarizationNormal: Vec3,
 }
 
 /** Detector absorption efficiency (DIALS `qe_correction`): 1 - exp(-mu t / |cos(angle(n, s1))|). */
-export function detectorEfficiency(muPerMm: number, thicknessMm: number, s1: Vec3, normal: Vec3): number {
+export function detectorEfficiency(
+  muPerMm: number,
+  thicknessMm: number,
+  s1: Vec3,
+  normal: Vec3,
+): number {
   const cosA = Math.abs(dot(normal, s1)) / (norm(normal) * norm(s1));
   return 1 - Math.exp((-muPerMm * thicknessMm) / cosA);
 }
@@ -110,7 +126,11 @@ export function sensorMuForPanel(panel: Panel, wavelengthA: number): number {
 /** mu of the air (per mm) for the options, 0 when the air correction is off. */
 export function airMuForOptions(air: CorrectionOptions["air"], wavelengthA: number): number {
   if (air === false) return 0;
-  return airMuPerMm(wavelengthA, air?.pressureKPa ?? STANDARD_PRESSURE_KPA, air?.temperatureK ?? ROOM_TEMPERATURE_K);
+  return airMuPerMm(
+    wavelengthA,
+    air?.pressureKPa ?? STANDARD_PRESSURE_KPA,
+    air?.temperatureK ?? ROOM_TEMPERATURE_K,
+  );
 }
 
 export interface PixelCorrections {
@@ -143,7 +163,11 @@ export function pixelCorrections(
 ): PixelCorrections {
   const p = pixelLabCoordMm(panel, xPx, yPx);
   const r = norm(p);
-  const s1: Vec3 = [p[0] / r / beam.wavelengthA, p[1] / r / beam.wavelengthA, p[2] / r / beam.wavelengthA];
+  const s1: Vec3 = [
+    p[0] / r / beam.wavelengthA,
+    p[1] / r / beam.wavelengthA,
+    p[2] / r / beam.wavelengthA,
+  ];
   const s0 = beamS0(beam);
   const n = panelNormal(panel);
   const nUnit: Vec3 = [n[0] / norm(n), n[1] / norm(n), n[2] / norm(n)];

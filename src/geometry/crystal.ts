@@ -7,7 +7,16 @@
  * triangular) fractionalization matrix of the unit cell; U = A B^-1 (dxtbx `Crystal`).
  */
 import type { Crystal, Mat3, Vec3 } from "./models.js";
-import { angle, mat3FromRows, mat3Inverse, mat3Mul, mat3MulVec, mat3Row, mat3Transpose, norm } from "./vec3.js";
+import {
+  angle,
+  mat3FromRows,
+  mat3Inverse,
+  mat3Mul,
+  mat3MulVec,
+  mat3Row,
+  mat3Transpose,
+  norm,
+} from "./vec3.js";
 
 const RAD_TO_DEG = 180 / Math.PI;
 const DEG_TO_RAD = Math.PI / 180;
@@ -152,7 +161,11 @@ export interface CrystalSetting {
 export function crystalSettingForStill(crystal: Crystal): CrystalSetting {
   const a = aMatrixForStill(crystal);
   const aInverse = mat3Inverse(a);
-  const cell = unitCellFromVectors(mat3Row(aInverse, 0), mat3Row(aInverse, 1), mat3Row(aInverse, 2));
+  const cell = unitCellFromVectors(
+    mat3Row(aInverse, 0),
+    mat3Row(aInverse, 1),
+    mat3Row(aInverse, 2),
+  );
   const b = bMatrix(cell);
   return { a, aInverse, b, u: uMatrix(a, b), cell };
 }
@@ -171,7 +184,11 @@ export function qFromHkl(aMatrix: Mat3, hkl: Vec3): Vec3 {
  * Fractional hkl of many q vectors at once: qLab is (x, y, z) interleaved per Angstrom; writes
  * (h, k, l) interleaved into `out` (allocated when omitted).
  */
-export function hklFromQArray(aInverse: Mat3, qLab: Float64Array, out?: Float64Array): Float64Array {
+export function hklFromQArray(
+  aInverse: Mat3,
+  qLab: Float64Array,
+  out?: Float64Array,
+): Float64Array {
   const n = qLab.length;
   const res = out ?? new Float64Array(n);
   if (res.length < n) throw new RangeError(`hkl output holds ${res.length} values, need ${n}`);

@@ -15,6 +15,7 @@ energy grid between 1 and 150 keV:
 """
 import math
 import os
+import subprocess
 import sys
 
 import xraylib
@@ -157,6 +158,13 @@ def main():
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {out_path} ({total} points)", file=sys.stderr)
+    # Format like the rest of the repository (`prettier --check .` runs in lint).
+    root = os.path.abspath(os.path.join(os.path.dirname(out_path), "..", ".."))
+    exe = os.path.join(root, "node_modules", ".bin", "prettier")
+    if os.path.exists(exe):
+        subprocess.run([exe, "--write", out_path], check=True, cwd=root, stdout=subprocess.DEVNULL)
+    else:
+        print(f"prettier not found: run `npx prettier --write {out_path}`", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,9 @@ export function attenuationLengthMm(
   const sign = dot(panel.originMm, n) < 0 ? -1 : 1;
   const cosT = sign * (ux * n[0] + uy * n[1] + uz * n[2]);
   if (!(muPerMm > 0 && cosT > 0)) {
-    throw new RangeError(`attenuation length needs mu > 0 and a ray towards the panel (mu=${muPerMm}, cos=${cosT})`);
+    throw new RangeError(
+      `attenuation length needs mu > 0 and a ray towards the panel (mu=${muPerMm}, cos=${cosT})`,
+    );
   }
   const inv = 1 / muPerMm;
   return inv - (thicknessMm / cosT + inv) * Math.exp((-muPerMm * thicknessMm) / cosT);
@@ -70,7 +72,11 @@ export function attenuationLengthMm(
 /** Lab position of panel mm coordinates (dxtbx `get_lab_coord`): origin + x fast + y slow. */
 export function labCoordMm(panel: Panel, xMm: number, yMm: number): Vec3 {
   const { fastAxis: f, slowAxis: s, originMm: o } = panel;
-  return [o[0] + xMm * f[0] + yMm * s[0], o[1] + xMm * f[1] + yMm * s[1], o[2] + xMm * f[2] + yMm * s[2]];
+  return [
+    o[0] + xMm * f[0] + yMm * s[0],
+    o[1] + xMm * f[1] + yMm * s[1],
+    o[2] + xMm * f[2] + yMm * s[2],
+  ];
 }
 
 /** Unit direction from the sample (lab origin) to panel mm coordinates. */

@@ -37,7 +37,8 @@ export function norm(a: Vec3): number {
 /** a / |a|; throws RangeError for a zero-length (or non-finite) vector. */
 export function normalize(a: Vec3): Vec3 {
   const n = norm(a);
-  if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`cannot normalize vector [${a.join(", ")}]`);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new RangeError(`cannot normalize vector [${a.join(", ")}]`);
   return [a[0] / n, a[1] / n, a[2] / n];
 }
 

@@ -2,3 +2,4 @@
 export * from "./relative.js";
 export * from "./merge.js";
 export * from "./errors.js";
+export * from "./observations.js";

@@ -168,6 +168,79 @@ export function snapshotTransferList(s: AccumulatorSnapshot): ArrayBuffer[] {
 
 type State = "accumulating" | "finalized" | "closed";
 
+/** First observation whose intensity is not finite or whose sigma is not finite and >= 0 (-1: none). */
+function firstInvalid(intensities: ArrayLike<number>, sigmas: ArrayLike<number>, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const x = intensities[i]!;
+    const s = sigmas[i]!;
+    // x - x is 0 exactly for finite x (NaN for NaN and +-Infinity).
+    if (!(x - x === 0) || !(s >= 0 && s - s === 0)) return i;
+  }
+  return -1;
+}
+
+/**
+ * Copy the binned observations of rows [a, b) (vox >= 0) into `blk` from row `at` and widen
+ * the |q|^2 range [range[0], range[1]]. Returns how many.
+ */
+function compactBinned(
+  vox: Int32Array,
+  q2: Float64Array,
+  intensities: ArrayLike<number>,
+  sigmas: ArrayLike<number>,
+  qLab: ArrayLike<number>,
+  stillId: number,
+  a: number,
+  b: number,
+  blk: ObservationColumns,
+  at: number,
+  range: Float64Array,
+): number {
+  let lo = range[0]!;
+  let hi = range[1]!;
+  const bv = blk.voxel;
+  const bi = blk.intensity;
+  const bs = blk.sigma;
+  const bst = blk.still;
+  const bq = blk.qLab;
+  let k = at;
+  for (let i = a; i < b; i++) {
+    const v = vox[i]!;
+    if (v < 0) continue;
+    const qq = q2[i]!;
+    lo = qq < lo ? qq : lo;
+    hi = qq > hi ? qq : hi;
+    bv[k] = v;
+    bi[k] = intensities[i]!;
+    bs[k] = sigmas[i]!;
+    bst[k] = stillId;
+    bq[3 * k] = qLab[3 * i]!;
+    bq[3 * k + 1] = qLab[3 * i + 1]!;
+    bq[3 * k + 2] = qLab[3 * i + 2]!;
+    k++;
+  }
+  range[0] = lo;
+  range[1] = hi;
+  return k - at;
+}
+
+/** compactBinned without copying (statistics-only accumulators). */
+function binnedRange(vox: Int32Array, q2: Float64Array, a: number, b: number, range: Float64Array): number {
+  let lo = range[0]!;
+  let hi = range[1]!;
+  let k = 0;
+  for (let i = a; i < b; i++) {
+    if (vox[i]! < 0) continue;
+    const qq = q2[i]!;
+    lo = qq < lo ? qq : lo;
+    hi = qq > hi ? qq : hi;
+    k++;
+  }
+  range[0] = lo;
+  range[1] = hi;
+  return k;
+}
+
 const BLOCK = 65536;
 const DEFAULT_FILE = "voxel_accumulator.h5";
 
@@ -199,7 +272,7 @@ export class VoxelAccumulator {
   private uniqueCache = -1;
   private vox = new Int32Array(0);
   private q2 = new Float64Array(0);
-  private readonly block = allocateColumns(BLOCK);
+  private readonly q2Range = new Float64Array(2);
 
   private constructor(
     grid: GlobalVoxelGrid,
@@ -401,14 +474,11 @@ export class VoxelAccumulator {
     if (!Number.isInteger(stillId) || stillId < 0 || stillId > 0xffffffff) {
       throw new DataConsistencyError(`still ids must be integers 0..2^32-1, got ${stillId}`);
     }
-    for (let i = 0; i < n; i++) {
-      const x = intensities[i]!;
-      const s = sigmas[i]!;
-      if (!(x - x === 0) || !(s >= 0 && s - s === 0)) {
-        throw new DataConsistencyError(
-          `observation ${i} of still ${stillId}: intensity ${x} and sigma ${s} must be finite, sigma >= 0`,
-        );
-      }
+    const bad = firstInvalid(intensities, sigmas, n);
+    if (bad >= 0) {
+      throw new DataConsistencyError(
+        `observation ${bad} of still ${stillId}: intensity ${intensities[bad]} and sigma ${sigmas[bad]} must be finite, sigma >= 0`,
+      );
     }
     if (this.vox.length < n) {
       this.vox = new Int32Array(Math.max(n, 2 * this.vox.length));
@@ -423,32 +493,26 @@ export class VoxelAccumulator {
     this.totals.rejections.outsideGrid += rej.outsideGrid;
     accumulateStats(this.totals.stats, vox, intensities, sigmas, n);
     const t = this.totals;
-    const blk = this.block;
+    const range = this.q2Range;
+    range[0] = t.q2Min;
+    range[1] = t.q2Max;
     let binned = 0;
     for (let a = 0; a < n; a += BLOCK) {
       const b = Math.min(n, a + BLOCK);
-      let k = 0;
-      for (let i = a; i < b; i++) {
-        const v = vox[i]!;
-        if (v < 0) continue;
-        const qq = q2[i]!;
-        if (qq < t.q2Min) t.q2Min = qq;
-        if (qq > t.q2Max) t.q2Max = qq;
-        if (this.keepObservations) {
-          blk.voxel[k] = v;
-          blk.intensity[k] = intensities[i]!;
-          blk.sigma[k] = sigmas[i]!;
-          blk.still[k] = stillId;
-          blk.qLab[3 * k] = qLab[3 * i]!;
-          blk.qLab[3 * k + 1] = qLab[3 * i + 1]!;
-          blk.qLab[3 * k + 2] = qLab[3 * i + 2]!;
-        }
-        k++;
+      let k: number;
+      const sink = this.mem ?? this.writer;
+      if (sink) {
+        // Straight into the store's own columns: no intermediate copy.
+        const { cols, at } = sink.beginWrite(b - a);
+        k = compactBinned(vox, q2, intensities, sigmas, qLab, stillId, a, b, cols, at, range);
+        sink.endWrite(k);
+      } else {
+        k = binnedRange(vox, q2, a, b, range);
       }
-      blk.count = k;
-      if (k > 0 && this.keepObservations) this.store(blk);
       binned += k;
     }
+    t.q2Min = range[0]!;
+    t.q2Max = range[1]!;
     if (binned > 0) {
       t.nTotal += binned;
       t.stillCounts.set(stillId, (t.stillCounts.get(stillId) ?? 0) + binned);
@@ -783,13 +847,13 @@ export class VoxelAccumulator {
     if (this.mem) this.mem.sort(this.globalVoxelGrid.nVoxels);
     if (this.writer) {
       const w = this.writer;
-      await w.finalize(this.totals, {
+      const offsets = await w.finalize(this.totals, {
         bufferBytes: this.bufferBytes,
         ...(opts.keepUnsorted !== undefined ? { keepUnsorted: opts.keepUnsorted } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });
       this.writer = undefined;
-      this.reader = await VoxelFileReader.open(w.path);
+      this.reader = await VoxelFileReader.attach(w.path, this.globalVoxelGrid, this.totals, offsets);
     }
     this.state = "finalized";
   }

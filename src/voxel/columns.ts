@@ -121,6 +121,16 @@ export class MemoryColumns {
     this.cols = grown;
   }
 
+  /** Room for `n` more rows: write them at `cols` rows `at`.., then call endWrite(k). */
+  beginWrite(n: number): { cols: ObservationColumns; at: number } {
+    this.reserve(n);
+    return { cols: this.cols, at: this.cols.count };
+  }
+
+  endWrite(k: number): void {
+    this.cols.count += k;
+  }
+
   append(src: ObservationColumns): void {
     this.reserve(src.count);
     const c = this.cols;

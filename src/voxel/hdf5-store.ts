@@ -180,12 +180,19 @@ function createObservationColumns(
   w.setAttrs(OBS, attrs);
 }
 
+/**
+ * Appends rows to /observations/* in whole HDF5 chunks: rows are staged here (callers write
+ * straight into the staging columns: beginWrite/endWrite) and every full chunk goes to the
+ * dataset writers without another copy. flush() hands over a partial chunk (at commit).
+ */
 class ColumnAppender {
   private readonly voxel: DatasetWriter<"int32">;
   private readonly intensity: DatasetWriter<"float64">;
   private readonly sigma: DatasetWriter<"float64">;
   private readonly still: DatasetWriter<"uint32">;
   private readonly q: DatasetWriter<"float32">;
+  private staging: ObservationColumns;
+  private readonly chunkRows: number;
 
   constructor(w: StoreWriter) {
     this.voxel = w.dataset<"int32">(`${OBS}/voxel`);
@@ -193,20 +200,81 @@ class ColumnAppender {
     this.sigma = w.dataset<"float64">(`${OBS}/sigma`);
     this.still = w.dataset<"uint32">(`${OBS}/still`);
     this.q = w.dataset<"float32">(`${OBS}/q_lab`);
+    this.chunkRows = this.voxel.chunks[0] ?? 65536;
+    this.staging = allocateColumns(2 * this.chunkRows);
   }
 
+  /** Rows appended so far, staged ones included. */
   get rows(): number {
-    return this.voxel.length;
+    return this.voxel.length + this.staging.count;
+  }
+
+  beginWrite(n: number): { cols: ObservationColumns; at: number } {
+    const s = this.staging;
+    if (s.count + n > s.voxel.length) {
+      this.drainFullChunks();
+      if (s.count + n > s.voxel.length) {
+        const grown = allocateColumns(s.count + n + this.chunkRows);
+        grown.voxel.set(s.voxel.subarray(0, s.count));
+        grown.intensity.set(s.intensity.subarray(0, s.count));
+        grown.sigma.set(s.sigma.subarray(0, s.count));
+        grown.still.set(s.still.subarray(0, s.count));
+        grown.qLab.set(s.qLab.subarray(0, 3 * s.count));
+        grown.count = s.count;
+        this.staging = grown;
+      }
+    }
+    return { cols: this.staging, at: this.staging.count };
+  }
+
+  endWrite(k: number): void {
+    this.staging.count += k;
+    if (this.staging.count >= this.chunkRows) this.drainFullChunks();
+  }
+
+  private write(c: ObservationColumns, a: number, b: number): void {
+    if (b <= a) return;
+    this.voxel.append(c.voxel.subarray(a, b));
+    this.intensity.append(c.intensity.subarray(a, b));
+    this.sigma.append(c.sigma.subarray(a, b));
+    this.still.append(c.still.subarray(a, b));
+    this.q.append(c.qLab.subarray(3 * a, 3 * b));
+  }
+
+  private drainFullChunks(): void {
+    const s = this.staging;
+    const whole = s.count - (s.count % this.chunkRows);
+    if (whole === 0) return;
+    this.write(s, 0, whole);
+    const rest = s.count - whole;
+    if (rest > 0) {
+      s.voxel.copyWithin(0, whole, s.count);
+      s.intensity.copyWithin(0, whole, s.count);
+      s.sigma.copyWithin(0, whole, s.count);
+      s.still.copyWithin(0, whole, s.count);
+      s.qLab.copyWithin(0, 3 * whole, 3 * s.count);
+    }
+    s.count = rest;
+  }
+
+  /** Hand every staged row to the dataset writers (they keep a partial chunk buffered). */
+  flush(): void {
+    this.write(this.staging, 0, this.staging.count);
+    this.staging.count = 0;
   }
 
   append(c: ObservationColumns): void {
-    const n = c.count;
-    if (n === 0) return;
-    this.voxel.append(c.voxel.subarray(0, n));
-    this.intensity.append(c.intensity.subarray(0, n));
-    this.sigma.append(c.sigma.subarray(0, n));
-    this.still.append(c.still.subarray(0, n));
-    this.q.append(c.qLab.subarray(0, 3 * n));
+    for (let a = 0; a < c.count; a += this.chunkRows) {
+      const b = Math.min(c.count, a + this.chunkRows);
+      const n = b - a;
+      const { cols, at } = this.beginWrite(n);
+      cols.voxel.set(c.voxel.subarray(a, b), at);
+      cols.intensity.set(c.intensity.subarray(a, b), at);
+      cols.sigma.set(c.sigma.subarray(a, b), at);
+      cols.still.set(c.still.subarray(a, b), at);
+      cols.qLab.set(c.qLab.subarray(3 * a, 3 * b), 3 * at);
+      this.endWrite(n);
+    }
   }
 }
 
@@ -342,7 +410,9 @@ export class VoxelFileWriter {
         `Backend storage operation failed: ${file} already exists (pass overwrite: true to replace it, or VoxelAccumulator.open to continue it)`,
       );
     }
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    storage(`creating the directory of ${file}`, () =>
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true }),
+    );
     let main: StoreWriter | undefined;
     let raw: StoreWriter | undefined;
     try {
@@ -520,6 +590,15 @@ export class VoxelFileWriter {
     storage(`appending observations to ${this.unsortedPath}`, () => this.appender.append(block));
   }
 
+  /** Room for n rows in the staging columns (write at `at`.., then endWrite(k)). */
+  beginWrite(n: number): { cols: ObservationColumns; at: number } {
+    return this.appender.beginWrite(n);
+  }
+
+  endWrite(k: number): void {
+    storage(`appending observations to ${this.unsortedPath}`, () => this.appender.endWrite(k));
+  }
+
   private persistStills(): void {
     const ids = this.grid.stillIds;
     if (ids.length <= this.persistedStills) return;
@@ -615,6 +694,7 @@ export class VoxelFileWriter {
    */
   commit(t: AccumulatorTotals, withStats: boolean, finalized = false): void {
     storage(`committing ${this.path}`, () => {
+      this.appender.flush();
       this.raw.commit();
       this.persistStills();
       this.lastUniqueVoxels = this.writeMap(t.stats);
@@ -650,12 +730,15 @@ export class VoxelFileWriter {
   async finalize(
     t: AccumulatorTotals,
     opts: { bufferBytes: number; keepUnsorted?: boolean; onProgress?: (phase: string, done: number, total: number) => void },
-  ): Promise<void> {
+  ): Promise<Float64Array> {
     storage(`closing ${this.unsortedPath}`, () => {
+      this.appender.flush();
       this.raw.close();
     });
     const rr = await storageAsync(`opening ${this.unsortedPath}`, () => StoreReader.open(this.unsortedPath));
     const scratch = `${this.path}.sort.tmp`;
+    const nV = this.grid.nVoxels;
+    const offsets = offsetsFromCounts((v) => t.stats[v * STAT_STRIDE]!, nV);
     try {
       storage(`sorting the observations into ${this.path}`, () => {
         const n = rr.committedShape(`${OBS}/voxel`)[0] ?? 0;
@@ -664,9 +747,12 @@ export class VoxelFileWriter {
             `${this.unsortedPath} holds ${n} observations but the statistics count ${t.nTotal}`,
           );
         }
-        const nV = this.grid.nVoxels;
-        const offsets = offsetsFromCounts((v) => t.stats[v * STAT_STRIDE]!, nV);
-        externalSort(rr, n, offsets, nV, new ColumnAppender(this.main), scratch, opts.bufferBytes, opts.onProgress);
+        console.time("sort");
+        const ap = new ColumnAppender(this.main);
+        externalSort(rr, n, offsets, nV, ap, scratch, opts.bufferBytes, opts.onProgress);
+        ap.flush();
+        console.timeEnd("sort");
+        console.time("offsets");
         const off = this.main.dataset<"uint64">("/voxels/offset");
         const slab = 1 << 20;
         for (let v0 = 0; v0 <= nV; v0 += slab) {
@@ -680,19 +766,27 @@ export class VoxelFileWriter {
       rr.close();
       fs.rmSync(scratch, { force: true });
     }
+    console.timeEnd("offsets");
+    console.time("commitMain");
     this.commitMainOnly(t);
+    console.timeEnd("commitMain");
     storage(`closing ${this.path}`, () => {
       this.main.setAttrs("/voxels", { finalized: true });
       this.main.close();
     });
     if (!opts.keepUnsorted) fs.rmSync(this.unsortedPath, { force: true });
+    return offsets;
   }
 
   private commitMainOnly(t: AccumulatorTotals): void {
     storage(`committing ${this.path}`, () => {
       this.persistStills();
+      console.time("map");
       this.lastUniqueVoxels = this.writeMap(t.stats);
+      console.timeEnd("map");
+      console.time("stats");
       this.writeStats(t.stats);
+      console.timeEnd("stats");
       this.writeSummary(t, true, this.lastUniqueVoxels);
       this.main.commit();
     });
@@ -882,6 +976,17 @@ export class VoxelFileReader {
       r.close();
       throw e;
     }
+  }
+
+  /** A reader of a file just finalized by this process (statistics and index already in memory). */
+  static async attach(
+    file: string,
+    grid: GlobalVoxelGrid,
+    totals: AccumulatorTotals,
+    offsets: Float64Array,
+  ): Promise<VoxelFileReader> {
+    const r = await storageAsync(`opening ${file}`, () => StoreReader.open(file));
+    return new VoxelFileReader(file, r, grid, totals, true, offsets);
   }
 
   /** Sorted rows [a, b) (fresh arrays). */

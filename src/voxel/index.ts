@@ -7,7 +7,7 @@ export {
   GlobalVoxelGrid,
   GridRangeBuilder,
   averageUnitCell,
-  roundHalfAway,
+  roundToVoxel,
   type BinRejections,
   type GridJson,
   type GridOptions,

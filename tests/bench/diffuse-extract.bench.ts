@@ -128,7 +128,8 @@ for (const p of panels) {
       for (let di = -4; di <= 4; di++) {
         const i = ci + di;
         const j = cj + dj;
-        if (i >= 0 && j >= 0 && i < nFast && j < nSlow && di * di + dj * dj <= 16) mask[j * nFast + i] = 0;
+        if (i >= 0 && j >= 0 && i < nFast && j < nSlow && di * di + dj * dj <= 16)
+          mask[j * nFast + i] = 0;
       }
   }
   for (let b = 0; b < 50; b++) raw[Math.floor(rand() * n)] = Number.NaN;
@@ -160,10 +161,14 @@ try {
       `${os.cpus().length} cores`,
   );
 
-  const out = execFileSync(python, [fileURLToPath(new URL("./diffuse_extract_bench.py", import.meta.url)), dir, String(reps)], {
-    encoding: "utf8",
-    maxBuffer: 1 << 20,
-  });
+  const out = execFileSync(
+    python,
+    [fileURLToPath(new URL("./diffuse_extract_bench.py", import.meta.url)), dir, String(reps)],
+    {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    },
+  );
   const line = out.split("\n").find((l) => l.startsWith("BENCH_JSON "));
   if (!line) throw new Error(`numpy side printed no BENCH_JSON:\n${out}`);
   const ref = JSON.parse(line.slice(11)) as { times: number[]; times2: number[]; numpy: string };
@@ -175,16 +180,24 @@ try {
   const tsxApi = import.meta.resolve("tsx/esm/api");
   const workers = [0, 1].map(
     (w) =>
-      new Worker(`import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, {
-        eval: true,
-        workerData: {
-          beam,
-          options,
-          panels: panels
-            .map((panel, index) => ({ index, panel, raw: raws[index]!.buffer, mask: masks[index]!.buffer }))
-            .filter((_, index) => index % 2 === w),
+      new Worker(
+        `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`,
+        {
+          eval: true,
+          workerData: {
+            beam,
+            options,
+            panels: panels
+              .map((panel, index) => ({
+                index,
+                panel,
+                raw: raws[index]!.buffer,
+                mask: masks[index]!.buffer,
+              }))
+              .filter((_, index) => index % 2 === w),
+          },
         },
-      }),
+      ),
   );
   const ask = <T>(w: Worker, msg: string) =>
     new Promise<T>((resolve, reject) => {
@@ -194,13 +207,19 @@ try {
     });
   await Promise.all(workers.map((w) => ask(w, "run")));
   const oursWorkers: number[] = [];
+  const busy: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
     const t0 = performance.now();
-    await Promise.all(workers.map((w) => ask<number>(w, "run")));
+    const done = await Promise.all(workers.map((w) => ask<{ count: number; seconds: number }>(w, "run")));
     oursWorkers.push((performance.now() - t0) / 1000);
+    busy.push(...done.map((d) => d.seconds));
   }
   const workerResults = (
-    await Promise.all(workers.map((w) => ask<{ index: number; intensity: Float64Array; count: number }[]>(w, "result")))
+    await Promise.all(
+      workers.map((w) =>
+        ask<{ index: number; intensity: Float64Array; count: number }[]>(w, "result"),
+      ),
+    )
   ).flat();
   for (const w of workers) w.postMessage("exit");
 
@@ -208,7 +227,9 @@ try {
   let last: PanelColumns[] = [];
   for (let rep = 0; rep < reps; rep++) {
     const t0 = performance.now();
-    last = panels.map((p, k) => extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0 }));
+    last = panels.map((p, k) =>
+      extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0 }),
+    );
     ours.push((performance.now() - t0) / 1000);
   }
 
@@ -218,11 +239,15 @@ try {
   for (let rep = 0; rep < reps; rep++) {
     const t0 = performance.now();
     lastWs = panels.map((p, k) =>
-      extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0, workspace: workspaces[k]! }),
+      extractPanel(p, beam, raws[k]!, masks[k]!, {
+        ...options,
+        panelIndex: k,
+        stillId: 0,
+        workspace: workspaces[k]!,
+      }),
     );
     oursWs.push((performance.now() - t0) / 1000);
   }
-
 
   // Same output? Compare concatenated columns.
   const readF64 = (name: string) => {
@@ -268,7 +293,9 @@ try {
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       // q components relative to |q|, intensities relative to max(|I|, sigma).
       const scale =
-        name === "qLab" ? Math.hypot(b[i - (i % 3)]!, b[i - (i % 3) + 1]!, b[i - (i % 3) + 2]!) : Math.max(Math.abs(b[i]!), sigma?.[i] ?? 0);
+        name === "qLab"
+          ? Math.hypot(b[i - (i % 3)]!, b[i - (i % 3) + 1]!, b[i - (i % 3) + 2]!)
+          : Math.max(Math.abs(b[i]!), sigma?.[i] ?? 0);
       worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / scale);
     }
     diffs.push(`${name} ${worst.toExponential(1)}`);
@@ -289,7 +316,8 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const tNp = median(ref.times);
   const tNp2 = median(ref.times2);
-  const mpx = (t: number) => `${(totalPixels / t / 1e6).toFixed(1)} Mpx/s (${(t * 1000).toFixed(0)} ms)`;
+  const mpx = (t: number) =>
+    `${(totalPixels / t / 1e6).toFixed(1)} Mpx/s (${(t * 1000).toFixed(0)} ms)`;
   const rows: [string, number, string, number][] = [
     ["extractPanel, 1 thread, fresh outputs", median(ours), "1 thread", tNp],
     ["extractPanel, 1 thread, reused ExtractWorkspace", median(oursWs), "1 thread", tNp],
@@ -297,14 +325,17 @@ try {
     ["extractPanel, 2 worker threads (workspaces)", median(oursWorkers), "2 threads", tNp2],
   ];
   console.log(`\n${(totalPixels / 1e6).toFixed(2)} Mpx, ${count} pixels kept per run\n`);
-  console.log("| stagelab run | stagelab | numpy run | numpy | ratio (numpy time / stagelab time) |");
+  console.log(
+    "| stagelab run | stagelab | numpy run | numpy | ratio (numpy time / stagelab time) |",
+  );
   console.log("| --- | --- | --- | --- | --- |");
   for (const [name, t, npName, tn] of rows) {
     console.log(`| ${name} | ${mpx(t)} | ${npName} | ${mpx(tn)} | ${(tn / t).toFixed(2)}x |`);
   }
   console.log(
     `\nnumpy ${ref.numpy}; same rows (fast, slow): ${sameRows}; max rel diff numpy vs stagelab: ${diffs.join(", ")}; ` +
-      `workspace and worker runs identical to the fresh run: ${sameAcrossRuns}`,
+      `workspace and worker runs identical to the fresh run: ${sameAcrossRuns}; ` +
+      `median time inside a worker per run ${(median(busy) * 1000).toFixed(0)} ms`,
   );
   if (!sameAcrossRuns) process.exitCode = 1;
   if (!sameRows) process.exitCode = 1;

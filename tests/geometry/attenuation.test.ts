@@ -27,7 +27,8 @@ test("interpolated mu/rho matches xraylib at off-grid energies to < 0.5% (every 
   const all: string[] = [];
   for (const [material, pts] of Object.entries(fx.values)) {
     const w = new Worst();
-    for (const [e, want] of pts) w.add(massAttenuationCm2PerG(material, e), want, want, `${material} at ${e} keV`);
+    for (const [e, want] of pts)
+      w.add(massAttenuationCm2PerG(material, e), want, want, `${material} at ${e} keV`);
     all.push(`${material} ${w.value.toExponential(1)}`);
     assert.ok(w.value < 5e-3, w.where);
     assert.ok(w.value < 2e-4, `tighter than the table's own bound: ${w.where}`);
@@ -69,7 +70,10 @@ test("densities, air and linear coefficients", () => {
     airMuPerMm(1, 50, 300),
     linearAttenuationPerMm("air", e, airDensityGPerCm3(50, 300)),
   );
-  assert.equal(sensorMuPerMm("si", 1), massAttenuationCm2PerG("Si", e) * materialDensityGPerCm3("Si") * 0.1);
+  assert.equal(
+    sensorMuPerMm("si", 1),
+    massAttenuationCm2PerG("Si", e) * materialDensityGPerCm3("Si") * 0.1,
+  );
   // cctbx's table (what dxtbx uses for parallax) gives 4.208 /mm for Si at 1 A; xraylib total 4.211.
   assert.ok(Math.abs(sensorMuPerMm("Si", 1) - 4.211) < 0.01);
   assert.equal(attenuationMaterialKey(" CZT "), "CdZnTe");

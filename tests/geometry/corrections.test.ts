@@ -29,7 +29,11 @@ function rayOf(ip: number, px: [number, number]) {
   const p = panels[ip]!;
   const lab = pixelLabCoordMm(p, px[0], px[1]);
   const r = norm(lab);
-  const s1: Vec3 = [lab[0] / r / beam.wavelengthA, lab[1] / r / beam.wavelengthA, lab[2] / r / beam.wavelengthA];
+  const s1: Vec3 = [
+    lab[0] / r / beam.wavelengthA,
+    lab[1] / r / beam.wavelengthA,
+    lab[2] / r / beam.wavelengthA,
+  ];
   const n = panelNormal(p);
   const nUnit: Vec3 = [n[0] / norm(n), n[1] / norm(n), n[2] / norm(n)];
   return { p, lab, r, s1, n, nUnit };
@@ -48,7 +52,12 @@ test("solid angle: equals pyFAI (float64 path) and the textbook A cos(a) / r^2",
       tb.add(omega, s.textbook.solidAngleSr, s.textbook.solidAngleSr, `panel ${ip} ${s.px}`);
       if (s.pyfaiFloat32) {
         n32++;
-        f32.add(omega, s.pyfaiFloat32.solidAngleSr, s.pyfaiFloat32.solidAngleSr, `panel ${ip} ${s.px}`);
+        f32.add(
+          omega,
+          s.pyfaiFloat32.solidAngleSr,
+          s.pyfaiFloat32.solidAngleSr,
+          `panel ${ip} ${s.px}`,
+        );
       }
       const m = pixelCorrections(p, beam, s.px[0], s.px[1], { efficiency: false, air: false });
       assert.ok(Math.abs(m.solidAngleMult * omega - 1) < 1e-15, "SA_mult = 1/Omega");
@@ -78,10 +87,16 @@ test("polarization: 1/P equals DIALS stills_lp_correction, pyFAI and the textboo
       dials.add(1 / P, s.dialsStillsLp, s.dialsStillsLp, `panel ${ip} ${s.px}`);
       py.add(P, s.pyfai.polarization, s.pyfai.polarization, `panel ${ip} ${s.px}`);
       tb.add(P, s.textbook.polarization, s.textbook.polarization, `panel ${ip} ${s.px}`);
-      if (s.pyfaiFloat32) f32.add(P, s.pyfaiFloat32.polarization, s.pyfaiFloat32.polarization, `panel ${ip} ${s.px}`);
-      const twoTheta = Math.acos((s1[0] * s0[0] + s1[1] * s0[1] + s1[2] * s0[2]) / (norm(s1) * norm(s0)));
+      if (s.pyfaiFloat32)
+        f32.add(P, s.pyfaiFloat32.polarization, s.pyfaiFloat32.polarization, `panel ${ip} ${s.px}`);
+      const twoTheta = Math.acos(
+        (s1[0] * s0[0] + s1[1] * s0[1] + s1[2] * s0[2]) / (norm(s1) * norm(s0)),
+      );
       tt.add(twoTheta, s.pyfai.twoThetaRad, s.pyfai.twoThetaRad, `panel ${ip} ${s.px}`);
-      const m = pixelCorrections(panels[ip]!, beam, s.px[0], s.px[1], { efficiency: false, air: false });
+      const m = pixelCorrections(panels[ip]!, beam, s.px[0], s.px[1], {
+        efficiency: false,
+        air: false,
+      });
       assert.ok(Math.abs(m.polarizationMult * P - 1) < 1e-15, "Pol_mult = 1/P");
     }
   });
@@ -147,7 +162,8 @@ test("air, Lorentz and the total", () => {
   assert.ok(all.airMult > 1);
   assert.ok(Math.abs(all.lorentzMult - s.textbook.sin2theta) < 1e-14);
   assert.equal(lorentzMultiplier("none", s0, s1), 1);
-  const product = all.solidAngleMult * all.polarizationMult * all.efficiencyMult * all.airMult * all.lorentzMult;
+  const product =
+    all.solidAngleMult * all.polarizationMult * all.efficiencyMult * all.airMult * all.lorentzMult;
   assert.ok(Math.abs(all.totalMult / product - 1) < 1e-15);
   const none = pixelCorrections(p, beam, s.px[0], s.px[1], {
     solidAngle: false,

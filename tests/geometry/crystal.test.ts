@@ -42,20 +42,37 @@ interface CrystalFixture {
 const fx = loadFixture<CrystalFixture>("crystal.json");
 const { crystal } = fx;
 
-function assertMatClose(got: Mat3 | readonly number[], want: readonly number[], tol: number, what: string) {
+function assertMatClose(
+  got: Mat3 | readonly number[],
+  want: readonly number[],
+  tol: number,
+  what: string,
+) {
   const scale = Math.max(...want.map(Math.abs));
   for (let i = 0; i < 9; i++) {
-    assert.ok(Math.abs(got[i]! - want[i]!) <= tol * scale, `${what}[${i}]: got ${got[i]}, want ${want[i]}`);
+    assert.ok(
+      Math.abs(got[i]! - want[i]!) <= tol * scale,
+      `${what}[${i}]: got ${got[i]}, want ${want[i]}`,
+    );
   }
 }
 
-const cellArray = (c: ReturnType<typeof unitCellFromVectors>) => [c.aA, c.bA, c.cA, c.alphaDeg, c.betaDeg, c.gammaDeg];
+const cellArray = (c: ReturnType<typeof unitCellFromVectors>) => [
+  c.aA,
+  c.bA,
+  c.cA,
+  c.alphaDeg,
+  c.betaDeg,
+  c.gammaDeg,
+];
 
 test("A, B, U and the unit cell match dxtbx Crystal", () => {
   const a = aMatrixFromRealSpace(crystal.realSpaceA, crystal.realSpaceB, crystal.realSpaceC);
   assertMatClose(a, fx.A, 1e-13, "A");
   const cell = unitCellFromVectors(crystal.realSpaceA, crystal.realSpaceB, crystal.realSpaceC);
-  cellArray(cell).forEach((v, i) => assert.ok(Math.abs(v - fx.cell[i]!) < 1e-11 * fx.cell[i]!, `cell[${i}]`));
+  cellArray(cell).forEach((v, i) =>
+    assert.ok(Math.abs(v - fx.cell[i]!) < 1e-11 * fx.cell[i]!, `cell[${i}]`),
+  );
   const b = bMatrix(cell);
   assertMatClose(b, fx.B, 1e-13, "B");
   const u = uMatrix(a, b);
@@ -66,9 +83,19 @@ test("A, B, U and the unit cell match dxtbx Crystal", () => {
   assertMatClose(fractionalizationMatrix(cell), fx.fractionalization, 1e-13, "fractionalization");
   assert.ok(Math.abs(cellVolumeA3(cell) - fx.volumeA3) < 1e-11 * fx.volumeA3);
   const rc = reciprocalCell(cell);
-  const rcArr = [rc.aStarPerA, rc.bStarPerA, rc.cStarPerA, rc.alphaStarDeg, rc.betaStarDeg, rc.gammaStarDeg];
+  const rcArr = [
+    rc.aStarPerA,
+    rc.bStarPerA,
+    rc.cStarPerA,
+    rc.alphaStarDeg,
+    rc.betaStarDeg,
+    rc.gammaStarDeg,
+  ];
   rcArr.forEach((v, i) =>
-    assert.ok(Math.abs(v - fx.reciprocalCell[i]!) < 1e-11 * fx.reciprocalCell[i]!, `reciprocal cell[${i}]`),
+    assert.ok(
+      Math.abs(v - fx.reciprocalCell[i]!) < 1e-11 * fx.reciprocalCell[i]!,
+      `reciprocal cell[${i}]`,
+    ),
   );
   // Round trip A -> real-space vectors -> cell.
   const [ra, rb, rcv] = realSpaceVectorsFromA(a);
@@ -77,7 +104,9 @@ test("A, B, U and the unit cell match dxtbx Crystal", () => {
     assert.ok(Math.abs(rb[c]! - crystal.realSpaceB[c]!) < 1e-12 * 100);
     assert.ok(Math.abs(rcv[c]! - crystal.realSpaceC[c]!) < 1e-12 * 100);
   }
-  cellArray(unitCellFromA(a)).forEach((v, i) => assert.ok(Math.abs(v - fx.cell[i]!) < 1e-11 * fx.cell[i]!));
+  cellArray(unitCellFromA(a)).forEach((v, i) =>
+    assert.ok(Math.abs(v - fx.cell[i]!) < 1e-11 * fx.cell[i]!),
+  );
 });
 
 test("aMatrixForStill: scan point 0 of a scan-varying crystal, else from real space", () => {
@@ -86,7 +115,10 @@ test("aMatrixForStill: scan point 0 of a scan-varying crystal, else from real sp
   assertMatClose(aMatrixForStill(sv), sv.expectedA0, 1e-15, "A at scan point 0");
   const setting = crystalSettingForStill(sv);
   cellArray(setting.cell).forEach((v, i) =>
-    assert.ok(Math.abs(v - sv.expectedCell0[i]!) < 1e-11 * sv.expectedCell0[i]!, `scan point 0 cell[${i}]`),
+    assert.ok(
+      Math.abs(v - sv.expectedCell0[i]!) < 1e-11 * sv.expectedCell0[i]!,
+      `scan point 0 cell[${i}]`,
+    ),
   );
   assertMatClose(mat3Mul(setting.u, setting.b), setting.a, 1e-14, "U B = A");
 });

@@ -54,7 +54,10 @@ test("matches the dxtbx + DIALS + numpy reference (parallax panel, all correctio
     gain: ex.gain,
     pixelStep: ex.pixelStep,
     background: ex.background,
-    corrections: { air: { pressureKPa: ex.air.pressureKPa, temperatureK: ex.air.temperatureK }, lorentz: ex.lorentz },
+    corrections: {
+      air: { pressureKPa: ex.air.pressureKPa, temperatureK: ex.air.temperatureK },
+      lorentz: ex.lorentz,
+    },
   };
   const out = extractPanel(p, beam, raw, mask, opts);
   assert.equal(out.count, ex.rows.length);
@@ -88,7 +91,17 @@ test("matches the dxtbx + DIALS + numpy reference (parallax panel, all correctio
   });
   const summary = Object.entries(w).map(([k, v]) => `${k} ${v.value.toExponential(1)}`);
   console.log(`  max rel err vs reference: ${summary.join(", ")}`);
-  for (const name of ["q", "qLength", "sa", "pol", "eff", "lorentz", "total", "intensity", "sigma"]) {
+  for (const name of [
+    "q",
+    "qLength",
+    "sa",
+    "pol",
+    "eff",
+    "lorentz",
+    "total",
+    "intensity",
+    "sigma",
+  ]) {
     assert.ok(w[name]!.value < 1e-12, `${name}: ${w[name]!.where}`);
   }
   assert.ok(w.air!.value < 1e-5, w.air!.where); // table mu vs xraylib mu, times mu*r ~ 0.05
@@ -98,7 +111,13 @@ test("agrees with the scalar pixelCorrections path on every panel (defaults, ste
   const s0 = beamS0(beam);
   panels.forEach((p, ip) => {
     const { raw, mask } = panelData(p);
-    const out = extractPanel(p, beam, raw, mask, { panelIndex: ip, stillId: 0, exposureTimeS: 2, gain: 1, pixelStep: 5 });
+    const out = extractPanel(p, beam, raw, mask, {
+      panelIndex: ip,
+      stillId: 0,
+      exposureTimeS: 2,
+      gain: 1,
+      pixelStep: 5,
+    });
     let expectCount = 0;
     for (let j = 0; j < p.imageSize[1]; j += 5)
       for (let i = 0; i < p.imageSize[0]; i += 5) {
@@ -138,8 +157,17 @@ test("mask, NaN, negative raw values, background map = constant, filters, multip
   raw[4] = -5;
   const mask = new Uint8Array(n).fill(1);
   mask[0] = 0;
-  const base = { panelIndex: 1, stillId: 3, exposureTimeS: 0.5, gain: 2, corrections: { efficiency: false, air: false as const } };
-  const a = extractPanel(p, beam, raw, mask, { ...base, background: { constant: 1, variance: 0.25 } });
+  const base = {
+    panelIndex: 1,
+    stillId: 3,
+    exposureTimeS: 0.5,
+    gain: 2,
+    corrections: { efficiency: false, air: false as const },
+  };
+  const a = extractPanel(p, beam, raw, mask, {
+    ...base,
+    background: { constant: 1, variance: 0.25 },
+  });
   assert.equal(a.count, n - 2);
   assert.equal(a.fast[0], 1); // pixel 0 masked
   assert.ok(!Array.from(a.fast.subarray(0, 5)).includes(3)); // NaN skipped
@@ -149,7 +177,10 @@ test("mask, NaN, negative raw values, background map = constant, filters, multip
   assert.ok(Math.abs(a.intensity[k4]! - ((-5 - 1) / 0.5) * t4) < 1e-9 * Math.abs(a.intensity[k4]!));
   assert.ok(Math.abs(a.sigma[k4]! - (Math.sqrt(0.25) / 0.5) * t4) < 1e-12 * a.sigma[k4]!);
   const k1 = 0;
-  assert.ok(Math.abs(a.sigma[k1]! - (Math.sqrt(10 / 2 + 0.25) / 0.5) * a.totalMult[k1]!) < 1e-12 * a.sigma[k1]!);
+  assert.ok(
+    Math.abs(a.sigma[k1]! - (Math.sqrt(10 / 2 + 0.25) / 0.5) * a.totalMult[k1]!) <
+      1e-12 * a.sigma[k1]!,
+  );
   const b = extractPanel(p, beam, raw, mask, {
     ...base,
     background: { map: new Float64Array(n).fill(1), variance: new Float64Array(n).fill(0.25) },
@@ -161,7 +192,12 @@ test("mask, NaN, negative raw values, background map = constant, filters, multip
   const ds = Array.from({ length: a.count }, (_, k) => dOf(k)).sort((x, y) => x - y);
   const dMinA = ds[Math.floor(a.count * 0.25)]!;
   const dMaxA = ds[Math.floor(a.count * 0.75)]!;
-  const f = extractPanel(p, beam, raw, mask, { ...base, background: { constant: 1, variance: 0.25 }, dMinA, dMaxA });
+  const f = extractPanel(p, beam, raw, mask, {
+    ...base,
+    background: { constant: 1, variance: 0.25 },
+    dMinA,
+    dMaxA,
+  });
   const expectD = ds.filter((d) => d >= dMinA && d <= dMaxA).length;
   assert.equal(f.count, expectD);
   assert.equal(f.qLab.length, 3 * f.count);
@@ -195,12 +231,25 @@ test("bad input: typed DiffuseInputError naming the sizes and values", () => {
   const raw = new Float64Array(n);
   const mask = new Uint8Array(n).fill(1);
   const ok: ExtractPanelOptions = { panelIndex: 0, stillId: 1, exposureTimeS: 1, gain: 1 };
-  const bad = (o: Partial<ExtractPanelOptions>, re: RegExp, r: Float64Array = raw, m: Uint8Array = mask, pp: Panel = p) =>
+  const bad = (
+    o: Partial<ExtractPanelOptions>,
+    re: RegExp,
+    r: Float64Array = raw,
+    m: Uint8Array = mask,
+    pp: Panel = p,
+  ) =>
     assert.throws(
       () => extractPanel(pp, beam, r, m, { ...ok, ...o }),
       (e: unknown) => e instanceof DiffuseInputError && re.test(e.message),
     );
-  bad({}, new RegExp(`mask: has ${n - 1} values but panel "Si-parallax" is 256 \\(fast\\) x 192 \\(slow\\) = ${n} pixels`), raw, mask.subarray(1));
+  bad(
+    {},
+    new RegExp(
+      `mask: has ${n - 1} values but panel "Si-parallax" is 256 \\(fast\\) x 192 \\(slow\\) = ${n} pixels`,
+    ),
+    raw,
+    mask.subarray(1),
+  );
   bad({}, /raw: has 5 values/, new Float64Array(5));
   bad({ exposureTimeS: 0 }, /exposureTimeS: must be a positive/);
   bad({ exposureTimeS: -1 }, /got -1/);
@@ -211,7 +260,10 @@ test("bad input: typed DiffuseInputError naming the sizes and values", () => {
   bad({ panelIndex: 70000 }, /panelIndex/);
   bad({ dMinA: 5, dMaxA: 2 }, /larger than dMaxA/);
   bad({ intensityMin: 5, intensityMax: 2 }, /larger than intensityMax/);
-  bad({ background: { map: new Float64Array(3), variance: new Float64Array(n) } }, /background.map: has 3 values/);
+  bad(
+    { background: { map: new Float64Array(3), variance: new Float64Array(n) } },
+    /background.map: has 3 values/,
+  );
   bad({ background: { constant: 0, variance: -1 } }, /background.variance/);
   bad({ corrections: { air: { temperatureK: 0 } } }, /corrections.air/);
   bad({}, /thickness 0 mm.*efficiency: false/, raw, mask, { ...p, thicknessMm: 0 });

@@ -53,10 +53,13 @@ test("pixel -> mm -> lab coordinates match dxtbx get_pixel_lab_coord (incl. para
       mm.add(got[1], s.mm[1], 1 + Math.abs(s.mm[1]), `panel ${ip} px ${x},${y} y`);
       const l = pixelLabCoordMm(p, x, y);
       const r = norm(s.labMm);
-      for (let c = 0; c < 3; c++) lab.add(l[c]!, s.labMm[c]!, r, `panel ${ip} px ${x},${y} lab[${c}]`);
+      for (let c = 0; c < 3; c++)
+        lab.add(l[c]!, s.labMm[c]!, r, `panel ${ip} px ${x},${y} lab[${c}]`);
     }
   });
-  console.log(`  max |mm - dxtbx| / (1+|mm|) = ${mm.value.toExponential(2)}; max |lab - dxtbx| / r = ${lab.value.toExponential(2)}`);
+  console.log(
+    `  max |mm - dxtbx| / (1+|mm|) = ${mm.value.toExponential(2)}; max |lab - dxtbx| / r = ${lab.value.toExponential(2)}`,
+  );
   assert.ok(mm.value < 1e-12, mm.where);
   assert.ok(lab.value < 1e-12, lab.where);
 });
@@ -71,9 +74,14 @@ test("q = s1 - s0, d and 2theta match dxtbx to 1e-9 relative", () => {
     for (const s of fx.panels[ip]!.samples) {
       const l = pixelLabCoordMm(p, s.px[0], s.px[1]);
       const r = norm(l);
-      const s1: Vec3 = [l[0] / r / beam.wavelengthA, l[1] / r / beam.wavelengthA, l[2] / r / beam.wavelengthA];
+      const s1: Vec3 = [
+        l[0] / r / beam.wavelengthA,
+        l[1] / r / beam.wavelengthA,
+        l[2] / r / beam.wavelengthA,
+      ];
       const qv = sub(s1, s0);
-      for (let c = 0; c < 3; c++) q.add(qv[c]!, s.q[c]!, norm(s.q), `panel ${ip} px ${s.px} q[${c}]`);
+      for (let c = 0; c < 3; c++)
+        q.add(qv[c]!, s.q[c]!, norm(s.q), `panel ${ip} px ${s.px} q[${c}]`);
       d.add(1 / norm(qv), s.dA, s.dA, `panel ${ip} px ${s.px} d`);
       tt.add(angle(s0, l), s.twoThetaRad, s.twoThetaRad, `panel ${ip} px ${s.px} 2theta`);
     }
@@ -100,10 +108,15 @@ test("lab -> pixel (ray intersection) and mm -> pixel match dxtbx", () => {
       m2p.add(back[1], s.mmToPx[1], 1 + Math.abs(s.mmToPx[1]), `panel ${ip} ${s.px} y`);
       // Without parallax the round trip is exact; with it dxtbx's inverse is approximate.
       const tol = panelUsesParallax(p) ? 1e-3 : 1e-9;
-      assert.ok(Math.abs(back[0] - s.px[0]) < tol && Math.abs(back[1] - s.px[1]) < tol, `round trip ${ip} ${s.px}`);
+      assert.ok(
+        Math.abs(back[0] - s.px[0]) < tol && Math.abs(back[1] - s.px[1]) < tol,
+        `round trip ${ip} ${s.px}`,
+      );
     }
   });
-  console.log(`  max rel err: ray->px ${ray.value.toExponential(2)}, mm->px ${m2p.value.toExponential(2)}`);
+  console.log(
+    `  max rel err: ray->px ${ray.value.toExponential(2)}, mm->px ${m2p.value.toExponential(2)}`,
+  );
   assert.ok(ray.value < 1e-11, ray.where);
   assert.ok(m2p.value < 1e-11, m2p.where);
   // A ray pointing away from a panel misses it.

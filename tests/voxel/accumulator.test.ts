@@ -492,7 +492,8 @@ test("typed errors", async () => {
   fs.writeFileSync(file, "x");
   await assert.rejects(VoxelAccumulator.create(grid, { storagePath: file }), StorageBackendError);
   await assert.rejects(
-    VoxelAccumulator.create(grid, { storagePath: "/proc/stagelab-voxel-test/acc.h5" }),
+    // A directory that cannot exist (its parent is a file).
+    VoxelAccumulator.create(grid, { storagePath: path.join(file, "sub", "acc.h5") }),
     StorageBackendError,
   );
   await assert.rejects(

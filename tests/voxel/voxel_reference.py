@@ -10,7 +10,7 @@ and writes
   summary.json {"q2_min", "q2_max", "n_binned", "b_matrix"}
 
 Everything is recomputed here from the raw inputs: the median cell, cctbx's B matrix,
-A_i^-1 = (U_i B)^-1, n = round(hkl ndiv) half away from zero, the mmm ASU (absolute values,
+A_i^-1 = (U_i B)^-1, n = floor(hkl ndiv + 1/2), the mmm ASU (absolute values,
 the only Laue group this reference implements), the box index, and the per-voxel statistics
 with np.bincount (two-pass variance: sum (x - mean)^2).
 """
@@ -58,7 +58,7 @@ def main(d):
         a_inv = np.linalg.inv(np.array(u).reshape(3, 3) @ b)
         hkl[sel] = q[sel] @ a_inv.T
     x = hkl * ndiv
-    n = np.where(x >= 0, np.floor(x + 0.5), -np.floor(0.5 - x)).astype(np.int64)
+    n = np.floor(x + 0.5).astype(np.int64)
     n = np.abs(n)  # mmm: the ASU representative is (|h|, |k|, |l|)
     rel = n - origin
     inside = ok & np.all((rel >= 0) & (rel < shape), axis=1)

@@ -1,0 +1,14 @@
+import { GlobalVoxelGrid, VoxelAccumulator } from "../../src/voxel/index.js";
+import { syntheticStills, crystalsOf } from "./helpers.js";
+const cell = { aA: 60, bA: 70, cA: 80, alphaDeg: 90, betaDeg: 90, gammaDeg: 90 };
+const stills = syntheticStills(4, 1_000_000, { seed: 1, dMinA: 1.8, cell });
+const grid = GlobalVoxelGrid.create({ stillCrystals: crystalsOf(stills), ndiv: 3, dMinA: 1.8 });
+const acc = await VoxelAccumulator.create(grid, { storagePath: "/tmp/vx/prof.h5", overwrite: true, compression: "none", commitIntervalS: 0 });
+let t0 = performance.now();
+for (let r = 0; r < 2; r++) for (const s of stills) acc.addObservations(s.stillId, s.qLab, s.intensity, s.sigma);
+acc.commit();
+console.log("add", performance.now() - t0);
+t0 = performance.now();
+await acc.finalize({ onProgress: (p, d, t) => { if (d === t) console.log(p, (performance.now() - t0).toFixed(0)); } });
+console.log("finalize", performance.now() - t0);
+acc.close();
