@@ -8,7 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import { StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
-import type { Experiment } from "../geometry/models.js";
+import type { Experiment, Vec3 } from "../geometry/models.js";
+import { beamS0 } from "../geometry/corrections.js";
 import { readExperimentList } from "../dials/experiment-list.js";
 import { readReflectionTable, type ReflectionTable } from "../dials/reflection-table.js";
 import { readStillImage } from "../images/source.js";
@@ -95,6 +96,7 @@ export async function extractStill(
 ): Promise<{
   pixels: StillPixels;
   exposureS: number;
+  s0: Vec3;
   mask: PixelMask;
   nMasked: number;
   nBragg: number;
@@ -131,6 +133,7 @@ export async function extractStill(
   return {
     pixels: concatPanels(parts, index),
     exposureS: image.exposureTimeS,
+    s0: beamS0(experiment.beam),
     mask,
     nMasked: total - countUsable(mask),
     nBragg: countUsable(bragg),
@@ -244,6 +247,12 @@ export async function extractDiffuse(
     });
     for (const [name, dtype] of Object.entries(PIXEL_COLUMNS))
       w.createDataset(`/diffuse/pixels/${name}`, { dtype, shape: [0], chunks: [rows] });
+    w.createDataset("/diffuse/stills/s0", {
+      dtype: "float64",
+      shape: [0, 3],
+      chunks: [256, 3],
+      attrs: { units: "1/Angstrom", frame: "lab", convention: "|s0| = 1/wavelength" },
+    });
     for (const [name, dtype] of Object.entries(STILL_COLUMNS))
       w.createDataset(`/diffuse/stills/${name}`, { dtype, shape: [0], chunks: [256] });
     w.setAttrs("/diffuse/pixels", {
@@ -275,6 +284,7 @@ export async function extractDiffuse(
         new BigUint64Array([BigInt(px.count)]),
       );
       w.dataset<"float64">("/diffuse/stills/exposure_s").append(new Float64Array([r.exposureS]));
+      w.dataset<"float64">("/diffuse/stills/s0").append(new Float64Array(r.s0));
       w.dataset<"uint64">("/diffuse/stills/n_masked").append(
         new BigUint64Array([BigInt(r.nMasked)]),
       );

@@ -11,6 +11,7 @@
  *   /diffuse/pixels/panel, fast, slow  [n] uint16/uint32/uint32  pixel of origin
  *   /diffuse/pixels/still        [n]    uint32   still index (row of /diffuse/stills)
  *   /diffuse/stills/first_row, n_pixels, exposure_s, n_masked, n_bragg   [stills]
+ *   /diffuse/stills/s0         [stills, 3] float64  the still's beam vector (per Angstrom)
  *   /diffuse/stills@names        JSON list of the stills' experiment files (set at close)
  */
 import type { PanelColumns } from "./extract-panel.js";

@@ -97,7 +97,10 @@ export interface VoxelAccumulatorOptions {
   chunkRows?: number;
   /** Compression of the observation and statistics datasets. Default zstd (level 1) if the plugin works, else gzip-1. */
   compression?: Compression;
-  /** Compression of /map/* (default gzip-1: every HDF5 reader has it). */
+  /**
+   * Compression of /map/* (default none: it is rewritten at every commit, and every HDF5
+   * reader reads it; 12 bytes a voxel).
+   */
   mapCompression?: Compression;
   /** hdf5: commit (refresh /map for live viewers) at most this often during addObservations, seconds (default 10; 0: only on commit()). */
   commitIntervalS?: number;
@@ -317,7 +320,7 @@ export class VoxelAccumulator {
     const compression = opts.compression ?? ((await zstdAvailable()) ? { zstd: 1 } : { gzip: 1 });
     const writer = await VoxelFileWriter.create(file, grid, {
       compression,
-      mapCompression: opts.mapCompression ?? { gzip: 1 },
+      mapCompression: opts.mapCompression ?? "none",
       chunkRows: opts.chunkRows ?? 65536,
       units: opts.units ?? "counts/s/sr (corrected)",
       overwrite: opts.overwrite ?? false,

