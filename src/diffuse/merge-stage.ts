@@ -280,9 +280,10 @@ export async function scaleAndMerge(
   });
   try {
     const n = rows.length;
+    const typed = { float64: Float64Array, uint32: Uint32Array, int32: Int32Array } as const;
     const put = (
       name: string,
-      dtype: "float64" | "uint32" | "int32",
+      dtype: keyof typeof typed,
       shape: number[],
       data: ArrayLike<number>,
     ) => {
@@ -291,7 +292,8 @@ export async function scaleAndMerge(
         shape: [0, ...shape.slice(1)],
         chunks: [Math.max(1, Math.min(65536, shape[0]!)), ...shape.slice(1)],
       });
-      return () => ds.append(data as never);
+      const values = data instanceof typed[dtype] ? data : typed[dtype].from(data);
+      return () => ds.append(values as never);
     };
     const writes = [
       put("/merged/voxel_idx", "uint32", [n], Uint32Array.from(rows)),

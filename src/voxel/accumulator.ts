@@ -43,7 +43,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { StoreError, type Compression, type Provenance } from "../store/index.js";
 import {
-  allocateColumns,
   copyColumns,
   MemoryColumns,
   sliceColumns,

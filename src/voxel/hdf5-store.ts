@@ -46,7 +46,6 @@ import {
   offsetsFromCounts,
   ROW_BYTES,
   scatterByVoxel,
-  sliceColumns,
   type ObservationColumns,
 } from "./columns.js";
 import { DataConsistencyError, StorageBackendError, VoxelError } from "./errors.js";
@@ -770,7 +769,9 @@ export class VoxelFileWriter {
             `${this.unsortedPath} holds ${n} observations but the statistics count ${t.nTotal}`,
           );
         }
-        externalSort(rr, n, offsets, nV, new ColumnAppender(this.main), scratch, opts.bufferBytes, opts.onProgress);
+        const sorted = new ColumnAppender(this.main);
+        externalSort(rr, n, offsets, nV, sorted, scratch, opts.bufferBytes, opts.onProgress);
+        sorted.flush();
         const off = this.main.dataset<"uint64">("/voxels/offset");
         const slab = 1 << 20;
         for (let v0 = 0; v0 <= nV; v0 += slab) {
@@ -820,17 +821,16 @@ function externalSort(
   const bucketRows = Math.max(1024, Math.floor(bufferBytes / (2 * ROW_BYTES)));
   const slabRows = Math.min(bucketRows, 1 << 18);
   if (n <= bucketRows) {
-    // Everything fits: read in slabs, scatter into one sorted block.
-    const dst = allocateColumns(n);
+    // Everything fits: read in slabs, scatter straight into the appender's staging rows.
+    const { cols, at } = out.beginWrite(n);
     const src = allocateColumns(Math.min(slabRows, n));
     const cursor = offsets.slice(0, nVoxels);
     for (let a = 0; a < n; a += slabRows) {
       readColumns(rr, a, Math.min(n, a + slabRows), src);
-      scatterByVoxel(src, cursor, 0, dst);
+      scatterByVoxel(src, cursor, -at, cols);
       onProgress?.("sort", Math.min(n, a + slabRows), n);
     }
-    dst.count = n;
-    out.append(dst);
+    out.endWrite(n);
     return;
   }
   const nb = Math.ceil(n / bucketRows);
@@ -904,7 +904,6 @@ function externalSort(
     // Pass 2: one bucket at a time, sorted in memory, appended in order.
     const cursor2 = offsets.slice(0, nVoxels);
     const inb = allocateColumns(bucketRows);
-    const dst = allocateColumns(bucketRows);
     for (let b = 0; b < nb; b++) {
       const k = rowsOf(b);
       readAt(inb.voxel, 4 * k, colStart(b, 0));
@@ -913,9 +912,10 @@ function externalSort(
       readAt(inb.still, 4 * k, colStart(b, 3));
       readAt(inb.qLab, 12 * k, colStart(b, 4));
       inb.count = k;
-      scatterByVoxel(inb, cursor2, b * bucketRows, dst);
-      dst.count = k;
-      out.append(sliceColumns(dst, 0, k));
+      // Sorted straight into the appender's staging rows (no intermediate block).
+      const { cols, at } = out.beginWrite(k);
+      scatterByVoxel(inb, cursor2, b * bucketRows - at, cols);
+      out.endWrite(k);
       onProgress?.("merge", b + 1, nb);
     }
   } finally {
