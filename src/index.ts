@@ -29,3 +29,5 @@ export * as symmetry from "./symmetry/index.js";
 export { laueGroup, mapToAsu, spaceGroupInfo, type LaueGroup } from "./symmetry/index.js";
 export * as scattering from "./scattering/index.js";
 export * as scaling from "./scaling/index.js";
+export * as voxel from "./voxel/index.js";
+export { GlobalVoxelGrid, VoxelAccumulator } from "./voxel/index.js";

@@ -279,10 +279,21 @@ function validate(
 // call is a new call target each time and made TurboFan deoptimise the caller at every call).
 
 function f64(ws: ExtractWorkspace | undefined, name: string, len: number): Float64Array {
-  return ws ? ws.float64(name, len) : new Float64Array(len);
+  return ws ? ws.float64(name, len) : new Float64Array(uninitialized(8 * len), 0, len);
 }
 function u32(ws: ExtractWorkspace | undefined, name: string, len: number): Uint32Array {
-  return ws ? ws.uint32(name, len) : new Uint32Array(len);
+  return ws ? ws.uint32(name, len) : new Uint32Array(uninitialized(4 * len), 0, len);
+}
+/**
+ * A fresh ArrayBuffer WITHOUT zero-filling (Node's Buffer.allocUnsafeSlow: its own buffer, not
+ * the pool). Safe here because the kernel writes every row it returns (the counting pass sizes
+ * the columns exactly; rows dropped by filters are cut off by `slice`). Elsewhere: zeroed.
+ */
+function uninitialized(bytes: number): ArrayBuffer {
+  const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+  if (B === undefined || bytes === 0) return new ArrayBuffer(bytes);
+  const buf = B.allocUnsafeSlow(bytes);
+  return buf.byteOffset === 0 && buf.buffer.byteLength === bytes ? (buf.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
 }
 /** Exact-length column: a workspace view, or the fresh array (copied only when filters dropped rows). */
 function fit64(ws: ExtractWorkspace | undefined, a: Float64Array, len: number): Float64Array {

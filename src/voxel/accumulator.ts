@@ -27,7 +27,13 @@
  *   totalObservations, uniqueVoxels, observationsPerVoxelStats, stillDistribution,
  *   resolutionRange{dMin, dMax}
  *   errors InvalidVoxelIndex, StorageBackendError, DataConsistencyError, SymmetryError ->
- *   InvalidVoxelIndexError, StorageBackendError, DataConsistencyError, SymmetryError (errors.ts)
+ *   InvalidVoxelIndexError, StorageBackendError, DataConsistencyError, SymmetryError (errors.ts;
+ *   SymmetryError is src/symmetry's class, re-exported, so the package has one)
+ *
+ * Backends: "memory" keeps typed-array columns; "hdf5" appends observations in chunks to a
+ * side file and keeps memory bounded however many arrive, refreshes the viewer map /map/* at
+ * every commit (periodically during addObservations) and sorts by voxel at finalize(); file
+ * layout in hdf5-store.ts. Both keep the same per-voxel statistics in memory (48 bytes a voxel).
  *
  * Deviations from the IDL, on purpose: intensities may be zero or negative (background-
  * subtracted diffuse intensities are); they must be finite. Sigmas must be finite and >= 0;
@@ -42,12 +48,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { StoreError, type Compression, type Provenance } from "../store/index.js";
-import {
-  copyColumns,
-  MemoryColumns,
-  sliceColumns,
-  type ObservationColumns,
-} from "./columns.js";
+import { copyColumns, MemoryColumns, sliceColumns, type ObservationColumns } from "./columns.js";
 import {
   DataConsistencyError,
   InvalidVoxelIndexError,
@@ -69,7 +70,13 @@ import {
   type AccumulatorTotals,
 } from "./hdf5-store.js";
 import { LaueSymmetry } from "./symmetry-ops.js";
-import { accumulateStats, mergeStats, STAT_STRIDE, voxelStatistics, type VoxelStatistics } from "./welford.js";
+import {
+  accumulateStats,
+  mergeStats,
+  STAT_STRIDE,
+  voxelStatistics,
+  type VoxelStatistics,
+} from "./welford.js";
 import type { Crystal } from "../geometry/models.js";
 
 export type VoxelBackend = "memory" | "hdf5";
@@ -171,7 +178,11 @@ export function snapshotTransferList(s: AccumulatorSnapshot): ArrayBuffer[] {
 type State = "accumulating" | "finalized" | "closed";
 
 /** First observation whose intensity is not finite or whose sigma is not finite and >= 0 (-1: none). */
-function firstInvalid(intensities: ArrayLike<number>, sigmas: ArrayLike<number>, n: number): number {
+function firstInvalid(
+  intensities: ArrayLike<number>,
+  sigmas: ArrayLike<number>,
+  n: number,
+): number {
   for (let i = 0; i < n; i++) {
     const x = intensities[i]!;
     const s = sigmas[i]!;
@@ -227,7 +238,13 @@ function compactBinned(
 }
 
 /** compactBinned without copying (statistics-only accumulators). */
-function binnedRange(vox: Int32Array, q2: Float64Array, a: number, b: number, range: Float64Array): number {
+function binnedRange(
+  vox: Int32Array,
+  q2: Float64Array,
+  a: number,
+  b: number,
+  range: Float64Array,
+): number {
   let lo = range[0]!;
   let hi = range[1]!;
   let k = 0;
@@ -248,12 +265,13 @@ const DEFAULT_FILE = "voxel_accumulator.h5";
 
 function resolveStoragePath(p: string | undefined): string {
   if (!p) {
-    throw new StorageBackendError("Backend storage operation failed: the hdf5 backend needs storagePath");
+    throw new StorageBackendError(
+      "Backend storage operation failed: the hdf5 backend needs storagePath",
+    );
   }
   if (fs.existsSync(p) && fs.statSync(p).isDirectory()) return path.join(p, DEFAULT_FILE);
   return p;
 }
-
 
 export class VoxelAccumulator {
   /** IDL global_voxel_grid. */
@@ -305,15 +323,22 @@ export class VoxelAccumulator {
   }
 
   /** IDL constructor. The hdf5 backend creates its files (and their whole layout) now. */
-  static async create(grid: GlobalVoxelGrid, opts: VoxelAccumulatorOptions = {}): Promise<VoxelAccumulator> {
+  static async create(
+    grid: GlobalVoxelGrid,
+    opts: VoxelAccumulatorOptions = {},
+  ): Promise<VoxelAccumulator> {
     const backend = opts.backend ?? "hdf5";
     if (backend === "memory") return VoxelAccumulator.createInMemory(grid, opts);
     if (backend !== "hdf5") {
-      throw new StorageBackendError(`Backend storage operation failed: unknown backend ${JSON.stringify(backend)} (memory or hdf5)`);
+      throw new StorageBackendError(
+        `Backend storage operation failed: unknown backend ${JSON.stringify(backend)} (memory or hdf5)`,
+      );
     }
     VoxelAccumulator.checkSpaceGroup(grid, opts.spaceGroup);
     if (opts.keepObservations === false) {
-      throw new DataConsistencyError("the hdf5 backend always keeps the observations (keepObservations: false is for memory)");
+      throw new DataConsistencyError(
+        "the hdf5 backend always keeps the observations (keepObservations: false is for memory)",
+      );
     }
     const file = resolveStoragePath(opts.storagePath);
     const compression = opts.compression ?? ((await zstdAvailable()) ? { zstd: 1 } : { gzip: 1 });
@@ -360,7 +385,8 @@ export class VoxelAccumulator {
     opts: Pick<VoxelAccumulatorOptions, "bufferBytes" | "commitIntervalS"> = {},
   ): Promise<VoxelAccumulator> {
     const file = resolveStoragePath(storagePath);
-    if (!fs.existsSync(file)) throw new StorageBackendError(`Backend storage operation failed: no such file ${file}`);
+    if (!fs.existsSync(file))
+      throw new StorageBackendError(`Backend storage operation failed: no such file ${file}`);
     const rd = await VoxelFileReader.open(file);
     const o = {
       keepObservations: true,
@@ -432,7 +458,9 @@ export class VoxelAccumulator {
 
   private requireAccumulating(what: string): void {
     if (this.state !== "accumulating") {
-      throw new StorageBackendError(`Backend storage operation failed: cannot ${what}: the accumulator is ${this.state}`);
+      throw new StorageBackendError(
+        `Backend storage operation failed: cannot ${what}: the accumulator is ${this.state}`,
+      );
     }
   }
 
@@ -455,7 +483,9 @@ export class VoxelAccumulator {
   /**
    * IDL add_observations: bin one still's observations (q_lab: 3 numbers per observation,
    * per Angstrom; intensities; sigmas; optional 0-based scan frame of each observation for
-   * scan-varying crystals). Returns the number binned. Nothing is added when it throws.
+   * scan-varying crystals). Returns the number binned. Invalid input throws before anything
+   * is added; a StorageBackendError from the HDF5 append leaves the accumulator unusable
+   * (abandon() it; VoxelAccumulator.open() resumes from the last commit).
    */
   addObservations(
     stillId: number,
@@ -466,7 +496,11 @@ export class VoxelAccumulator {
   ): number {
     this.requireAccumulating("add observations");
     const n = intensities.length;
-    if (qLab.length !== 3 * n || sigmas.length !== n || (frameIndices && frameIndices.length !== n)) {
+    if (
+      qLab.length !== 3 * n ||
+      sigmas.length !== n ||
+      (frameIndices && frameIndices.length !== n)
+    ) {
       throw new DataConsistencyError(
         `Input array dimensions mismatch: q_vectors_lab has ${qLab.length} numbers (need 3 x ${n}), ` +
           `intensities ${n}, sigmas ${sigmas.length}` +
@@ -520,7 +554,11 @@ export class VoxelAccumulator {
       t.stillCounts.set(stillId, (t.stillCounts.get(stillId) ?? 0) + binned);
       this.uniqueCache = -1;
     }
-    if (this.writer && this.commitIntervalMs > 0 && performance.now() - this.lastCommit >= this.commitIntervalMs) {
+    if (
+      this.writer &&
+      this.commitIntervalMs > 0 &&
+      performance.now() - this.lastCommit >= this.commitIntervalMs
+    ) {
       this.commit();
     }
     return binned;
@@ -550,7 +588,9 @@ export class VoxelAccumulator {
     const sc = opts.stillCrystals;
     if (sc) {
       const entries: [number, Crystal | undefined][] =
-        sc instanceof Map ? [...(sc as ReadonlyMap<number, Crystal>)] : [...(sc as readonly (Crystal | undefined)[]).entries()];
+        sc instanceof Map
+          ? [...(sc as ReadonlyMap<number, Crystal>)]
+          : [...(sc as readonly (Crystal | undefined)[]).entries()];
       for (const [id, c] of entries) if (c) this.globalVoxelGrid.registerStill(id, c);
     }
     let binned = 0;
@@ -565,7 +605,10 @@ export class VoxelAccumulator {
       true,
     ).catch((e: unknown) => {
       if (e instanceof StoreError) {
-        throw new StorageBackendError(`Backend storage operation failed: reading ${file}: ${e.message}`, { cause: e });
+        throw new StorageBackendError(
+          `Backend storage operation failed: reading ${file}: ${e.message}`,
+          { cause: e },
+        );
       }
       throw e;
     });
@@ -762,7 +805,9 @@ export class VoxelAccumulator {
     if (acc === this) throw new DataConsistencyError("cannot merge an accumulator into itself");
     const gridJson = acc ? acc.globalVoxelGrid.toJSON() : snap!.grid;
     if (snap && snap.format !== "stagelab.voxel_accumulator/1") {
-      throw new DataConsistencyError(`not an accumulator snapshot (format ${JSON.stringify(snap.format)})`);
+      throw new DataConsistencyError(
+        `not an accumulator snapshot (format ${JSON.stringify(snap.format)})`,
+      );
     }
     if (GlobalVoxelGrid.geometryKeyOf(gridJson) !== this.globalVoxelGrid.geometryKey) {
       throw new DataConsistencyError(
@@ -771,14 +816,18 @@ export class VoxelAccumulator {
     }
     const stats = acc ? acc.totals.stats : snap!.stats;
     if (stats.length !== this.totals.stats.length) {
-      throw new DataConsistencyError(`statistics arrays differ in size (${stats.length} vs ${this.totals.stats.length})`);
+      throw new DataConsistencyError(
+        `statistics arrays differ in size (${stats.length} vs ${this.totals.stats.length})`,
+      );
     }
     const nOther = acc ? acc.totals.nTotal : snap!.nTotal;
     // Observations first (the only step that can fail half-way: storage I/O).
     if (this.keepObservations && nOther > 0) {
       if (acc) {
         if (!acc.keepObservations) {
-          throw new DataConsistencyError("the other accumulator kept statistics only: its observations cannot be merged");
+          throw new DataConsistencyError(
+            "the other accumulator kept statistics only: its observations cannot be merged",
+          );
         }
         if (acc.mem) this.store(acc.mem.view());
         else {
@@ -791,14 +840,17 @@ export class VoxelAccumulator {
         }
       } else {
         if (!snap!.observations) {
-          throw new DataConsistencyError("the snapshot holds statistics only: its observations cannot be merged");
+          throw new DataConsistencyError(
+            "the snapshot holds statistics only: its observations cannot be merged",
+          );
         }
         this.store(snap!.observations);
       }
     }
     for (const s of gridJson.stills) {
       if (!this.globalVoxelGrid.hasStill(s.stillId)) {
-        const toM = (a: number[]) => [a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!] as const;
+        const toM = (a: number[]) =>
+          [a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!] as const;
         this.globalVoxelGrid.registerOrientation({
           stillId: s.stillId,
           u: toM(s.u),
@@ -809,14 +861,17 @@ export class VoxelAccumulator {
     mergeStats(this.totals.stats, stats);
     const t = this.totals;
     if (acc) {
-      for (const [id, n] of acc.totals.stillCounts) t.stillCounts.set(id, (t.stillCounts.get(id) ?? 0) + n);
+      for (const [id, n] of acc.totals.stillCounts)
+        t.stillCounts.set(id, (t.stillCounts.get(id) ?? 0) + n);
       t.q2Min = Math.min(t.q2Min, acc.totals.q2Min);
       t.q2Max = Math.max(t.q2Max, acc.totals.q2Max);
       t.rejections.outsideResolution += acc.totals.rejections.outsideResolution;
       t.rejections.outsideGrid += acc.totals.rejections.outsideGrid;
     } else {
       const s = snap!;
-      s.stillIds.forEach((id, i) => t.stillCounts.set(id, (t.stillCounts.get(id) ?? 0) + s.stillCounts[i]!));
+      s.stillIds.forEach((id, i) =>
+        t.stillCounts.set(id, (t.stillCounts.get(id) ?? 0) + s.stillCounts[i]!),
+      );
       t.q2Min = Math.min(t.q2Min, s.q2Min);
       t.q2Max = Math.max(t.q2Max, s.q2Max);
       t.rejections.outsideResolution += s.rejections.outsideResolution;
@@ -843,7 +898,10 @@ export class VoxelAccumulator {
    * retrieval). No more observations can be added.
    */
   async finalize(
-    opts: { keepUnsorted?: boolean; onProgress?: (phase: string, done: number, total: number) => void } = {},
+    opts: {
+      keepUnsorted?: boolean;
+      onProgress?: (phase: string, done: number, total: number) => void;
+    } = {},
   ): Promise<void> {
     this.requireAccumulating("finalize");
     if (this.mem) this.mem.sort(this.globalVoxelGrid.nVoxels);
@@ -855,7 +913,12 @@ export class VoxelAccumulator {
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });
       this.writer = undefined;
-      this.reader = await VoxelFileReader.attach(w.path, this.globalVoxelGrid, this.totals, offsets);
+      this.reader = await VoxelFileReader.attach(
+        w.path,
+        this.globalVoxelGrid,
+        this.totals,
+        offsets,
+      );
     }
     this.state = "finalized";
   }

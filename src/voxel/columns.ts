@@ -150,7 +150,11 @@ export class MemoryColumns {
 
   /** Sort all rows by voxel (stable: rows of a voxel keep their order) and index them. */
   sort(nVoxels: number): Float64Array {
-    if (this.offsets && this.sortedRows === this.cols.count && this.offsets.length === nVoxels + 1) {
+    if (
+      this.offsets &&
+      this.sortedRows === this.cols.count &&
+      this.offsets.length === nVoxels + 1
+    ) {
       return this.offsets;
     }
     const n = this.cols.count;

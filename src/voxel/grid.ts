@@ -17,14 +17,20 @@
  * Voxels. ndiv divisions per reciprocal lattice unit along each axis; voxel centres are at
  * hkl = n / ndiv with integer sub-Miller indices n = round(hkl * ndiv) = floor(hkl * ndiv + 1/2)
  * (exact ties, which real q never produce, round up; branch-free, 7x faster than rounding
- * half away from zero on random signs). The Laue group's
- * operators act on n directly (integer matrices), which is only consistent when ndiv is equal
- * along axes an operator mixes (e.g. h and k in tetragonal and hexagonal groups, all three in
- * cubic): otherwise IncompatibleNdivError. n is mapped to the ASU with cctbx's `map_to_asu`
- * (`src/symmetry`), and the grid stores the bounding box of the ASU n that occur: voxel index
+ * half away from zero on random signs). The Laue group's operators act on n directly
+ * (integer matrices), which is only consistent when ndiv is equal along axes an operator
+ * mixes (e.g. h and k in tetragonal and hexagonal groups, all three in cubic): otherwise
+ * IncompatibleNdivError. n is mapped to the ASU with cctbx's `map_to_asu` (`src/symmetry`),
+ * and the grid stores the bounding box of the ASU n that occur (`create`: of the whole
+ * resolution shell; `fromData` / `GridRangeBuilder` / `fromPixelList`: of the data): voxel index
  *   v = ((n_h - h0) * nK + (n_k - k0)) * nL + (n_l - l0)
  * i.e. C order over [nH, nK, nL], with (h0, k0, l0) = `hklOrigin`. Voxels of the box outside
- * the ASU never receive data.
+ * the ASU never receive data. Voxel-centre q vectors are given in the lab frame of the
+ * reference still (`referenceStillId`, default the first): q = U_ref B_avg hkl; |q| does not
+ * depend on that choice.
+ *
+ * Stills can be registered after construction (`registerStill`): the orientation is per
+ * still, the cell and the box are the grid's.
  *
  * Mapping to IDL / plan names: get_A_inverse_for_frame -> getAInverseForFrame,
  * hkl_to_voxel_idx -> hklToVoxelIndex, voxel_idx_to_hkl -> voxelIndexToHkl (the centre),
@@ -167,8 +173,12 @@ function cellFromArray(a: readonly number[]): UnitCell {
  * Robust average cell: per-parameter median (default) or mean of the stills' cells (each from
  * its static setting, `aMatrixForStill`: scan point 0 of a scan-varying crystal).
  */
-export function averageUnitCell(crystals: readonly Crystal[], method: "median" | "mean" = "median"): UnitCell {
-  if (crystals.length === 0) throw new DataConsistencyError("no crystal models to average a unit cell from");
+export function averageUnitCell(
+  crystals: readonly Crystal[],
+  method: "median" | "mean" = "median",
+): UnitCell {
+  if (crystals.length === 0)
+    throw new DataConsistencyError("no crystal models to average a unit cell from");
   const cells = crystals.map((c) => cellArray(crystalSettingForStill(c).cell));
   const avg = [0, 1, 2, 3, 4, 5].map((k) => {
     const xs = cells.map((c) => c[k]!);
@@ -233,9 +243,11 @@ export class GlobalVoxelGrid {
     this.uReference = geom.uReference;
     this.aReference = mat3Mul(geom.uReference, this.bMatrix);
     this.hklOrigin = [box.min[0], box.min[1], box.min[2]];
-    const shape: [number, number, number] = [0, 1, 2].map(
-      (a) => box.max[a]! - box.min[a]! + 1,
-    ) as [number, number, number];
+    const shape: [number, number, number] = [0, 1, 2].map((a) => box.max[a]! - box.min[a]! + 1) as [
+      number,
+      number,
+      number,
+    ];
     if (shape.some((s) => !(s >= 1))) {
       throw new DataConsistencyError(`empty sub-Miller box ${JSON.stringify(box)}`);
     }
@@ -252,7 +264,10 @@ export class GlobalVoxelGrid {
 
   // ---- construction ---------------------------------------------------------------------
 
-  private static geometry(opts: GridOptions): { geom: GridGeometry; crystals: [number, Crystal][] } {
+  private static geometry(opts: GridOptions): {
+    geom: GridGeometry;
+    crystals: [number, Crystal][];
+  } {
     const ndiv = normalizeNdiv(opts.ndiv);
     const dMaxA = opts.dMaxA ?? Infinity;
     if (!(opts.dMinA > 0) || !(dMaxA > opts.dMinA)) {
@@ -276,7 +291,11 @@ export class GlobalVoxelGrid {
     const symmetry = LaueSymmetry.of(sg);
     symmetry.checkNdiv(ndiv);
     const referenceCell =
-      opts.referenceCell ?? averageUnitCell(crystals.map(([, c]) => c), opts.cellAveraging ?? "median");
+      opts.referenceCell ??
+      averageUnitCell(
+        crystals.map(([, c]) => c),
+        opts.cellAveraging ?? "median",
+      );
     let referenceStillId: number | null = null;
     let uReference: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
     const refEntry =
@@ -284,7 +303,9 @@ export class GlobalVoxelGrid {
         ? crystals[0]
         : crystals.find(([id]) => id === opts.referenceStillId);
     if (opts.referenceStillId !== undefined && !refEntry) {
-      throw new DataConsistencyError(`reference still ${opts.referenceStillId} has no crystal model`);
+      throw new DataConsistencyError(
+        `reference still ${opts.referenceStillId} has no crystal model`,
+      );
     }
     if (refEntry) {
       referenceStillId = refEntry[0];
@@ -325,7 +346,11 @@ export class GlobalVoxelGrid {
    */
   static fromData(
     opts: GridOptions,
-    batches: Iterable<{ stillId: number; qLab: Float64Array | Float32Array; frameIndices?: ArrayLike<number> }>,
+    batches: Iterable<{
+      stillId: number;
+      qLab: Float64Array | Float32Array;
+      frameIndices?: ArrayLike<number>;
+    }>,
   ): GlobalVoxelGrid {
     const b = new GridRangeBuilder(opts);
     for (const x of batches) b.add(x.stillId, x.qLab, x.frameIndices);
@@ -392,7 +417,9 @@ export class GlobalVoxelGrid {
     const u = crystalSettingForStill(crystal).u;
     const frames = crystal.aAtScanPoints;
     const uFrames =
-      frames && frames.length > 1 ? frames.map((a) => uMatrix(a, bMatrix(unitCellFromA(a)))) : undefined;
+      frames && frames.length > 1
+        ? frames.map((a) => uMatrix(a, bMatrix(unitCellFromA(a))))
+        : undefined;
     return this.registerOrientation({ stillId, u, ...(uFrames ? { uFrames } : {}) });
   }
 
@@ -407,7 +434,9 @@ export class GlobalVoxelGrid {
         old.u.every((x, i) => Math.abs(x - o.u[i]!) < 1e-9) &&
         (old.uFrames?.length ?? 0) === (o.uFrames?.length ?? 0);
       if (!same) {
-        throw new DataConsistencyError(`still ${o.stillId} is already registered with a different orientation`);
+        throw new DataConsistencyError(
+          `still ${o.stillId} is already registered with a different orientation`,
+        );
       }
       return false;
     }
@@ -425,7 +454,8 @@ export class GlobalVoxelGrid {
   private scaledInverse(u: Mat3): Float64Array {
     const inv = mat3Inverse(mat3Mul(u, this.bMatrix));
     const out = new Float64Array(9);
-    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) out[3 * r + c] = inv[3 * r + c]! * this.ndiv[r]!;
+    for (let r = 0; r < 3; r++)
+      for (let c = 0; c < 3; c++) out[3 * r + c] = inv[3 * r + c]! * this.ndiv[r]!;
     return out;
   }
 
@@ -448,7 +478,10 @@ export class GlobalVoxelGrid {
 
   private requireStill(stillId: number): StillMaps {
     const s = this.stills.get(stillId);
-    if (!s) throw new DataConsistencyError(`still ${stillId} has no crystal model in the voxel grid (registerStill first)`);
+    if (!s)
+      throw new DataConsistencyError(
+        `still ${stillId} has no crystal model in the voxel grid (registerStill first)`,
+      );
     return s;
   }
 
@@ -494,7 +527,11 @@ export class GlobalVoxelGrid {
 
   /** n = round(hkl * ndiv) = floor(hkl * ndiv + 1/2). */
   subMillerFromHkl(hkl: Vec3): [number, number, number] {
-    return [roundToVoxel(hkl[0] * this.ndiv[0]), roundToVoxel(hkl[1] * this.ndiv[1]), roundToVoxel(hkl[2] * this.ndiv[2])];
+    return [
+      roundToVoxel(hkl[0] * this.ndiv[0]),
+      roundToVoxel(hkl[1] * this.ndiv[1]),
+      roundToVoxel(hkl[2] * this.ndiv[2]),
+    ];
   }
 
   /** ASU image of integer sub-Miller indices. */
@@ -508,7 +545,8 @@ export class GlobalVoxelGrid {
     const a = n[0] - this.hklOrigin[0];
     const b = n[1] - this.hklOrigin[1];
     const c = n[2] - this.hklOrigin[2];
-    if (a < 0 || b < 0 || c < 0 || a >= this.shape[0] || b >= this.shape[1] || c >= this.shape[2]) return -1;
+    if (a < 0 || b < 0 || c < 0 || a >= this.shape[0] || b >= this.shape[1] || c >= this.shape[2])
+      return -1;
     return (a * this.shape[1] + b) * this.shape[2] + c;
   }
 
@@ -555,7 +593,11 @@ export class GlobalVoxelGrid {
   }
 
   /** Voxel centres of many voxels: hkl (3 per voxel), q (3 per voxel, reference lab frame), |q|. */
-  voxelCentres(voxelIndices: ArrayLike<number>): { hkl: Float64Array; q: Float64Array; qLength: Float64Array } {
+  voxelCentres(voxelIndices: ArrayLike<number>): {
+    hkl: Float64Array;
+    q: Float64Array;
+    qLength: Float64Array;
+  } {
     const n = voxelIndices.length;
     const hkl = new Float64Array(3 * n);
     const q = new Float64Array(3 * n);
@@ -608,9 +650,12 @@ export class GlobalVoxelGrid {
     const s = this.requireStill(stillId);
     const nObs = qLab.length / 3;
     if (!Number.isInteger(nObs)) {
-      throw new DataConsistencyError(`q_lab must hold 3 numbers per observation, got ${qLab.length}`);
+      throw new DataConsistencyError(
+        `q_lab must hold 3 numbers per observation, got ${qLab.length}`,
+      );
     }
-    if (out.length < nObs) throw new DataConsistencyError(`voxel output holds ${out.length}, need ${nObs}`);
+    if (out.length < nObs)
+      throw new DataConsistencyError(`voxel output holds ${out.length}, need ${nObs}`);
     if (frameIndices && frameIndices.length !== nObs) {
       throw new DataConsistencyError(
         `frame_indices has ${frameIndices.length} entries for ${nObs} observations`,
@@ -628,7 +673,19 @@ export class GlobalVoxelGrid {
     for (let start = 0; start < nObs; start += BLOCK) {
       const count = Math.min(BLOCK, nObs - start);
       const bad = frames
-        ? roundFramed(qLab, start, count, s.scaledFrames!, frames, nFrames, q2Min, q2Max, nb, out, q2)
+        ? roundFramed(
+            qLab,
+            start,
+            count,
+            s.scaledFrames!,
+            frames,
+            nFrames,
+            q2Min,
+            q2Max,
+            nb,
+            out,
+            q2,
+          )
         : roundStatic(qLab, start, count, m, q2Min, q2Max, nb, out, q2);
       if (bad >= 0) {
         const f = frames?.[bad];
@@ -690,7 +747,9 @@ export class GlobalVoxelGrid {
 
   static fromJSON(j: GridJson): GlobalVoxelGrid {
     if (j.format !== "stagelab.voxel_grid/1") {
-      throw new DataConsistencyError(`not a voxel grid description (format ${JSON.stringify(j.format)})`);
+      throw new DataConsistencyError(
+        `not a voxel grid description (format ${JSON.stringify(j.format)})`,
+      );
     }
     const symmetry = LaueSymmetry.of(j.spaceGroup);
     const ndiv = normalizeNdiv(j.ndiv);
@@ -737,7 +796,15 @@ export class GlobalVoxelGrid {
 
   /** geometryKey of a grid's JSON form (without building the grid). */
   static geometryKeyOf(j: GridJson): string {
-    return JSON.stringify([j.spaceGroup, j.ndiv, j.dMinA, j.dMaxA, j.referenceCell, j.hklOrigin, j.shape]);
+    return JSON.stringify([
+      j.spaceGroup,
+      j.ndiv,
+      j.dMinA,
+      j.dMaxA,
+      j.referenceCell,
+      j.hklOrigin,
+      j.shape,
+    ]);
   }
 
   /** Attributes describing the grid (without per-still orientations), for HDF5 groups. */
@@ -761,7 +828,10 @@ export class GlobalVoxelGrid {
   }
 
   /** Inverse of toAttrs plus the stills' orientations (as stored in datasets next to them). */
-  static fromAttrs(attrs: Record<string, unknown>, stills: StillOrientation[] = []): GlobalVoxelGrid {
+  static fromAttrs(
+    attrs: Record<string, unknown>,
+    stills: StillOrientation[] = [],
+  ): GlobalVoxelGrid {
     const num = (k: string): number => {
       const v = attrs[k];
       if (typeof v === "number") return v;
@@ -771,7 +841,9 @@ export class GlobalVoxelGrid {
     const arr = (k: string, n: number): number[] => {
       const v = attrs[k] as ArrayLike<number | bigint> | undefined;
       if (!v || typeof v !== "object" || v.length !== n) {
-        throw new DataConsistencyError(`grid attribute ${k} is missing or does not hold ${n} numbers`);
+        throw new DataConsistencyError(
+          `grid attribute ${k} is missing or does not hold ${n} numbers`,
+        );
       }
       return Array.from(v, Number);
     };
@@ -816,7 +888,15 @@ function roundStatic(
   out: Int32Array,
   q2: Float64Array | undefined,
 ): number {
-  const m0 = m[0]!, m1 = m[1]!, m2 = m[2]!, m3 = m[3]!, m4 = m[4]!, m5 = m[5]!, m6 = m[6]!, m7 = m[7]!, m8 = m[8]!;
+  const m0 = m[0]!,
+    m1 = m[1]!,
+    m2 = m[2]!,
+    m3 = m[3]!,
+    m4 = m[4]!,
+    m5 = m[5]!,
+    m6 = m[6]!,
+    m7 = m[7]!,
+    m8 = m[8]!;
   for (let j = 0; j < count; j++) {
     const i = start + j;
     const qx = qLab[3 * i]!;
@@ -916,24 +996,33 @@ export class GridRangeBuilder {
 
   add(stillId: number, qLab: Float64Array | Float32Array, frameIndices?: ArrayLike<number>): void {
     const n = qLab.length / 3;
-    if (this.idx.length < Math.min(n, BLOCK)) this.idx = new Int32Array(Math.min(Math.max(n, 1024), BLOCK));
+    if (this.idx.length < Math.min(n, BLOCK))
+      this.idx = new Int32Array(Math.min(Math.max(n, 1024), BLOCK));
     const { min, max } = this;
     for (let s = 0; s < n; s += BLOCK) {
       const c = Math.min(BLOCK, n - s);
       const q = qLab.subarray(3 * s, 3 * (s + c));
       const f = frameIndices ? Array.prototype.slice.call(frameIndices, s, s + c) : undefined;
       const idx = this.idx;
-      this.probe.computeVoxelIndices(stillId, q, f, idx, undefined, undefined, (asu, _start, count) => {
-        for (let j = 0; j < count; j++) {
-          if (idx[j] === -2) continue;
-          for (let a = 0; a < 3; a++) {
-            const v = asu[3 * j + a]!;
-            if (v < min[a]!) min[a] = v;
-            if (v > max[a]!) max[a] = v;
+      this.probe.computeVoxelIndices(
+        stillId,
+        q,
+        f,
+        idx,
+        undefined,
+        undefined,
+        (asu, _start, count) => {
+          for (let j = 0; j < count; j++) {
+            if (idx[j] === -2) continue;
+            for (let a = 0; a < 3; a++) {
+              const v = asu[3 * j + a]!;
+              if (v < min[a]!) min[a] = v;
+              if (v > max[a]!) max[a] = v;
+            }
+            this.nWithinResolution++;
           }
-          this.nWithinResolution++;
-        }
-      });
+        },
+      );
       this.nSeen += c;
     }
   }
@@ -948,11 +1037,19 @@ export class GridRangeBuilder {
   }
 }
 
-function ballHalfWidths(cell: UnitCell, ndiv: readonly number[], dMinA: number): [number, number, number] {
+function ballHalfWidths(
+  cell: UnitCell,
+  ndiv: readonly number[],
+  dMinA: number,
+): [number, number, number] {
   // |h| <= |a| |q| for h = a . q: the ball |q| <= 1/dMin spans |h| <= |a| / dMin (+ margin
   // for rounding to voxel centres and for a reference cell that breaks the symmetry slightly).
   const edges = [cell.aA, cell.bA, cell.cA];
-  return [0, 1, 2].map((i) => Math.ceil((edges[i]! * ndiv[i]! * 1.01) / dMinA) + 2) as [number, number, number];
+  return [0, 1, 2].map((i) => Math.ceil((edges[i]! * ndiv[i]! * 1.01) / dMinA) + 2) as [
+    number,
+    number,
+    number,
+  ];
 }
 
 /** Bounding box of the ASU images of every voxel centre within the resolution shell. */

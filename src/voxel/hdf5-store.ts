@@ -29,7 +29,7 @@
  * per-voxel counts are known from the statistics, so every row's destination is known: pass 1
  * distributes rows into bucket regions of a scratch file, pass 2 sorts one bucket at a time in
  * memory and appends it), then deletes it. Memory during finalize is bounded by `bufferBytes`
- * plus 16 bytes per voxel.
+ * plus 24 bytes per voxel (offsets and two cursors), besides the statistics (48 per voxel).
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -129,9 +129,12 @@ export function storage<T>(what: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof VoxelError) throw e;
-    throw new StorageBackendError(`Backend storage operation failed: ${what}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new StorageBackendError(
+      `Backend storage operation failed: ${what}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -140,9 +143,12 @@ export async function storageAsync<T>(what: string, fn: () => Promise<T>): Promi
     return await fn();
   } catch (e) {
     if (e instanceof VoxelError) throw e;
-    throw new StorageBackendError(`Backend storage operation failed: ${what}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new StorageBackendError(
+      `Backend storage operation failed: ${what}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -161,7 +167,12 @@ export function zstdAvailable(): Promise<boolean> {
     try {
       const w = await StoreWriter.create(file);
       const data = new Int32Array(4096).map((_, i) => i % 7);
-      w.createDataset("/x", { dtype: "int32", shape: [0], chunks: [4096], compression: "zstd" }).append(data);
+      w.createDataset("/x", {
+        dtype: "int32",
+        shape: [0],
+        chunks: [4096],
+        compression: "zstd",
+      }).append(data);
       w.close();
       const r = await StoreReader.open(file);
       try {
@@ -189,9 +200,24 @@ function createObservationColumns(
   attrs: Record<string, string>,
 ): void {
   w.createDataset(`${OBS}/voxel`, { dtype: "int32", shape: [0], chunks: [chunkRows], compression });
-  w.createDataset(`${OBS}/intensity`, { dtype: "float64", shape: [0], chunks: [chunkRows], compression });
-  w.createDataset(`${OBS}/sigma`, { dtype: "float64", shape: [0], chunks: [chunkRows], compression });
-  w.createDataset(`${OBS}/still`, { dtype: "uint32", shape: [0], chunks: [chunkRows], compression });
+  w.createDataset(`${OBS}/intensity`, {
+    dtype: "float64",
+    shape: [0],
+    chunks: [chunkRows],
+    compression,
+  });
+  w.createDataset(`${OBS}/sigma`, {
+    dtype: "float64",
+    shape: [0],
+    chunks: [chunkRows],
+    compression,
+  });
+  w.createDataset(`${OBS}/still`, {
+    dtype: "uint32",
+    shape: [0],
+    chunks: [chunkRows],
+    compression,
+  });
   w.createDataset(`${OBS}/q_lab`, {
     dtype: "float32",
     shape: [0, 3],
@@ -265,7 +291,11 @@ class ColumnAppender {
 
   private drainFullChunks(): void {
     const s = this.staging;
-    const whole = s.count - (s.count % this.chunkRows);
+    // Up to chunk boundaries of the dataset (a commit may have left a partial chunk in the
+    // dataset writer's buffer): then every later chunk goes straight from here to HDF5.
+    const lead = (this.chunkRows - (this.voxel.length % this.chunkRows)) % this.chunkRows;
+    if (s.count < lead) return;
+    const whole = lead + Math.floor((s.count - lead) / this.chunkRows) * this.chunkRows;
     if (whole === 0) return;
     this.write(s, 0, whole);
     const rest = s.count - whole;
@@ -301,7 +331,12 @@ class ColumnAppender {
 }
 
 /** Read rows [a, b) of /observations/* into `into` (count set to b - a). */
-function readColumns(r: StoreReader, a: number, b: number, into: ObservationColumns): ObservationColumns {
+function readColumns(
+  r: StoreReader,
+  a: number,
+  b: number,
+  into: ObservationColumns,
+): ObservationColumns {
   const n = b - a;
   into.count = n;
   if (n === 0) return into;
@@ -369,11 +404,18 @@ function readGrid(r: StoreReader): { grid: GlobalVoxelGrid; nStills: number; nFr
     const uf = frames.get(id);
     return { stillId: id, u: mat(u, i), ...(uf ? { uFrames: uf } : {}) };
   });
-  return { grid: GlobalVoxelGrid.fromAttrs(attrs, orientations), nStills: ids.length, nFrames: fStill.length };
+  return {
+    grid: GlobalVoxelGrid.fromAttrs(attrs, orientations),
+    nStills: ids.length,
+    nFrames: fStill.length,
+  };
 }
 
 /** Statistics and totals as last written to a main file. */
-function readTotals(r: StoreReader, grid: GlobalVoxelGrid): { totals: AccumulatorTotals; finalized: boolean } {
+function readTotals(
+  r: StoreReader,
+  grid: GlobalVoxelGrid,
+): { totals: AccumulatorTotals; finalized: boolean } {
   const t = emptyTotals(grid.nVoxels);
   const nV = grid.nVoxels;
   const slab = 1 << 20;
@@ -425,7 +467,11 @@ export class VoxelFileWriter {
   }
 
   /** Create both files and the whole layout (SWMR freezes it at the first commit). */
-  static async create(file: string, grid: GlobalVoxelGrid, opts: VoxelFileOptions): Promise<VoxelFileWriter> {
+  static async create(
+    file: string,
+    grid: GlobalVoxelGrid,
+    opts: VoxelFileOptions,
+  ): Promise<VoxelFileWriter> {
     const unsorted = unsortedPathFor(file);
     if (!opts.overwrite && fs.existsSync(file)) {
       throw new StorageBackendError(
@@ -439,10 +485,16 @@ export class VoxelFileWriter {
     let raw: StoreWriter | undefined;
     try {
       main = await storageAsync(`creating ${file}`, () =>
-        StoreWriter.create(file, { overwrite: opts.overwrite, ...(opts.provenance ? { provenance: opts.provenance } : {}) }),
+        StoreWriter.create(file, {
+          overwrite: opts.overwrite,
+          ...(opts.provenance ? { provenance: opts.provenance } : {}),
+        }),
       );
       raw = await storageAsync(`creating ${unsorted}`, () =>
-        StoreWriter.create(unsorted, { overwrite: true, ...(opts.provenance ? { provenance: opts.provenance } : {}) }),
+        StoreWriter.create(unsorted, {
+          overwrite: true,
+          ...(opts.provenance ? { provenance: opts.provenance } : {}),
+        }),
       );
       const m = main;
       const rw = raw;
@@ -451,10 +503,30 @@ export class VoxelFileWriter {
         const [nH, nK, nL] = grid.shape;
         const nV = grid.nVoxels;
         m.setAttrs("/grid", grid.toAttrs());
-        m.createDataset("/grid/still_id", { dtype: "uint32", shape: [0], chunks: [4096], compression: c });
-        m.createDataset("/grid/u", { dtype: "float64", shape: [0, 9], chunks: [4096, 9], compression: c });
-        m.createDataset("/grid/frame_still", { dtype: "uint32", shape: [0], chunks: [4096], compression: c });
-        m.createDataset("/grid/frame_u", { dtype: "float64", shape: [0, 9], chunks: [4096, 9], compression: c });
+        m.createDataset("/grid/still_id", {
+          dtype: "uint32",
+          shape: [0],
+          chunks: [4096],
+          compression: c,
+        });
+        m.createDataset("/grid/u", {
+          dtype: "float64",
+          shape: [0, 9],
+          chunks: [4096, 9],
+          compression: c,
+        });
+        m.createDataset("/grid/frame_still", {
+          dtype: "uint32",
+          shape: [0],
+          chunks: [4096],
+          compression: c,
+        });
+        m.createDataset("/grid/frame_u", {
+          dtype: "float64",
+          shape: [0, 9],
+          chunks: [4096, 9],
+          compression: c,
+        });
         const mapShape = [nH, nK, nL];
         const mc = opts.mapCompression;
         for (const [name, dtype] of [
@@ -487,7 +559,8 @@ export class VoxelFileWriter {
           asu_only: true,
           units: opts.units,
           axes: "h, k, l: element [i, j, k] is sub-Miller index hkl_origin + [i, j, k], i.e. hkl = (hkl_origin + [i, j, k]) / ndiv",
-          intensity_kind: "inverse-variance weighted mean (unweighted mean where every sigma is 0); NaN: no data",
+          intensity_kind:
+            "inverse-variance weighted mean (unweighted mean where every sigma is 0); NaN: no data",
           sigma_kind: "1/sqrt(sum of 1/sigma^2); NaN: no data or every sigma 0",
           d_min: grid.dMinA,
           d_max: Number.isFinite(grid.dMaxA) ? grid.dMaxA : -1,
@@ -509,7 +582,8 @@ export class VoxelFileWriter {
           chunks: [SUMMARY_LENGTH],
           compression: "none",
           attrs: {
-            fields: "n_total, q2_min (-1: none), q2_max, n_outside_resolution, n_outside_grid, finalized (0/1), n_unique_voxels, reserved",
+            fields:
+              "n_total, q2_min (-1: none), q2_max, n_outside_resolution, n_outside_grid, finalized (0/1), n_unique_voxels, reserved",
           },
         });
         m.createDataset("/voxels/offset", {
@@ -525,10 +599,21 @@ export class VoxelFileWriter {
             "sum_w, weighted_mean, weighted_m2 with w = 1/sigma^2; offset: rows of /observations per voxel after finalize",
           finalized: false,
         });
-        m.createDataset("/stills/still_id", { dtype: "uint32", shape: [0], chunks: [4096], compression: c });
-        m.createDataset("/stills/n_obs", { dtype: "uint64", shape: [0], chunks: [4096], compression: c });
+        m.createDataset("/stills/still_id", {
+          dtype: "uint32",
+          shape: [0],
+          chunks: [4096],
+          compression: c,
+        });
+        m.createDataset("/stills/n_obs", {
+          dtype: "uint64",
+          shape: [0],
+          chunks: [4096],
+          compression: c,
+        });
         createObservationColumns(m, opts.chunkRows, c, {
-          sorted_by: "voxel (written by finalize); voxel v's rows are /voxels/offset[v] .. /voxels/offset[v+1]",
+          sorted_by:
+            "voxel (written by finalize); voxel v's rows are /voxels/offset[v] .. /voxels/offset[v+1]",
         });
         createObservationColumns(rw, opts.chunkRows, c, {
           sorted_by: "none (arrival order); sorted into the main file by finalize",
@@ -563,7 +648,9 @@ export class VoxelFileWriter {
     let finalized: boolean;
     try {
       ({ grid, nStills } = storage("reading the grid", () => readGrid(rd)));
-      ({ totals: saved, finalized } = storage("reading the statistics", () => readTotals(rd, grid)));
+      ({ totals: saved, finalized } = storage("reading the statistics", () =>
+        readTotals(rd, grid),
+      ));
     } finally {
       rd.close();
     }
@@ -573,7 +660,9 @@ export class VoxelFileWriter {
       );
     }
     if (!fs.existsSync(unsorted)) {
-      throw new StorageBackendError(`Backend storage operation failed: ${unsorted} (the unsorted observations of ${file}) is missing`);
+      throw new StorageBackendError(
+        `Backend storage operation failed: ${unsorted} (the unsorted observations of ${file}) is missing`,
+      );
     }
     const totals = emptyTotals(grid.nVoxels);
     totals.rejections = saved.rejections;
@@ -684,7 +773,9 @@ export class VoxelFileWriter {
           for (let i = 0; i < c; i++) nBuf[i] = col[i]!;
           this.main.dataset<"uint32">(`/voxels/${f}`).write([v0], [c], nBuf.subarray(0, c));
         } else {
-          this.main.dataset<"float64">(`/voxels/${f}`).write([v0], [c], statColumn(stats, k, v0, c, buf).subarray(0, c));
+          this.main
+            .dataset<"float64">(`/voxels/${f}`)
+            .write([v0], [c], statColumn(stats, k, v0, c, buf).subarray(0, c));
         }
       });
     }
@@ -702,10 +793,14 @@ export class VoxelFileWriter {
     this.main.dataset<"float64">("/voxels/summary").write([0], [SUMMARY_LENGTH], s);
     const ids = [...t.stillCounts.keys()];
     if (ids.length) {
-      this.main.dataset<"uint32">("/stills/still_id").write([0], [ids.length], new Uint32Array(ids));
       this.main
-        .dataset<"uint64">("/stills/n_obs")
-        .write([0], [ids.length], BigUint64Array.from(ids, (id) => BigInt(t.stillCounts.get(id)!)));
+        .dataset<"uint32">("/stills/still_id")
+        .write([0], [ids.length], new Uint32Array(ids));
+      this.main.dataset<"uint64">("/stills/n_obs").write(
+        [0],
+        [ids.length],
+        BigUint64Array.from(ids, (id) => BigInt(t.stillCounts.get(id)!)),
+      );
     }
   }
 
@@ -747,17 +842,23 @@ export class VoxelFileWriter {
   /**
    * Sort the side file's rows by voxel into the main file, write the index, statistics and
    * map, close, and delete the side file (unless keepUnsorted). Memory: about bufferBytes
-   * plus 16 bytes per voxel.
+   * plus 24 bytes per voxel. Returns the CSR offsets (nVoxels + 1).
    */
   async finalize(
     t: AccumulatorTotals,
-    opts: { bufferBytes: number; keepUnsorted?: boolean; onProgress?: (phase: string, done: number, total: number) => void },
+    opts: {
+      bufferBytes: number;
+      keepUnsorted?: boolean;
+      onProgress?: (phase: string, done: number, total: number) => void;
+    },
   ): Promise<Float64Array> {
     storage(`closing ${this.unsortedPath}`, () => {
       this.appender.flush();
       this.raw.close();
     });
-    const rr = await storageAsync(`opening ${this.unsortedPath}`, () => StoreReader.open(this.unsortedPath));
+    const rr = await storageAsync(`opening ${this.unsortedPath}`, () =>
+      StoreReader.open(this.unsortedPath),
+    );
     const scratch = `${this.path}.sort.tmp`;
     const nV = this.grid.nVoxels;
     const offsets = offsetsFromCounts((v) => t.stats[v * STAT_STRIDE]!, nV);
@@ -924,7 +1025,11 @@ function externalSort(
 }
 
 /** Add a block's observations to the totals (stats, per-still counts, |q| range). */
-export function addTotals(t: AccumulatorTotals, c: ObservationColumns, q2: Float64Array | null): void {
+export function addTotals(
+  t: AccumulatorTotals,
+  c: ObservationColumns,
+  q2: Float64Array | null,
+): void {
   accumulateStats(t.stats, c.voxel, c.intensity, c.sigma, c.count);
   const { still, qLab } = c;
   let lastStill = -1;
@@ -932,7 +1037,8 @@ export function addTotals(t: AccumulatorTotals, c: ObservationColumns, q2: Float
   for (let i = 0; i < c.count; i++) {
     const s = still[i]!;
     if (s !== lastStill) {
-      if (lastStill >= 0) t.stillCounts.set(lastStill, (t.stillCounts.get(lastStill) ?? 0) + lastCount);
+      if (lastStill >= 0)
+        t.stillCounts.set(lastStill, (t.stillCounts.get(lastStill) ?? 0) + lastCount);
       lastStill = s;
       lastCount = 0;
     }
@@ -974,7 +1080,9 @@ export class VoxelFileReader {
         if (finalized) {
           const raw = r.read<"uint64">("/voxels/offset").data;
           if (raw.length !== grid.nVoxels + 1) {
-            throw new DataConsistencyError(`${file}: /voxels/offset has ${raw.length} entries, expected ${grid.nVoxels + 1}`);
+            throw new DataConsistencyError(
+              `${file}: /voxels/offset has ${raw.length} entries, expected ${grid.nVoxels + 1}`,
+            );
           }
           offsets = fromUint64(raw);
         }

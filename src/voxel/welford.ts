@@ -27,7 +27,14 @@ export const STAT_W_MEAN = 4;
 export const STAT_W_M2 = 5;
 
 /** Names of the six fields, in layout order (also the HDF5 dataset names under /voxels). */
-export const STAT_FIELDS = ["n_obs", "mean", "m2", "sum_w", "weighted_mean", "weighted_m2"] as const;
+export const STAT_FIELDS = [
+  "n_obs",
+  "mean",
+  "m2",
+  "sum_w",
+  "weighted_mean",
+  "weighted_m2",
+] as const;
 export type StatField = (typeof STAT_FIELDS)[number];
 
 export function allocateStats(nVoxels: number): Float64Array {
@@ -121,7 +128,8 @@ export function statColumn(
   count: number,
   out: Float64Array = new Float64Array(count),
 ): Float64Array {
-  for (let i = 0, o = start * STAT_STRIDE + field; i < count; i++, o += STAT_STRIDE) out[i] = stats[o]!;
+  for (let i = 0, o = start * STAT_STRIDE + field; i < count; i++, o += STAT_STRIDE)
+    out[i] = stats[o]!;
   return out;
 }
 

@@ -55,9 +55,15 @@ function randomRotation(rng: Rng): Mat3 {
   const n = Math.hypot(...q);
   const [w, x, y, z] = q.map((v) => v / n) as [number, number, number, number];
   return [
-    1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    1 - 2 * (y * y + z * z),
+    2 * (x * y - w * z),
+    2 * (x * z + w * y),
+    2 * (x * y + w * z),
+    1 - 2 * (x * x + z * z),
+    2 * (y * z - w * x),
+    2 * (x * z - w * y),
+    2 * (y * z + w * x),
+    1 - 2 * (x * x + y * y),
   ];
 }
 
@@ -101,7 +107,8 @@ function detectorStill(
       const h = ai[0] * qx + ai[1] * qy + ai[2] * qz;
       const k = ai[3] * qx + ai[4] * qy + ai[5] * qz;
       const q2 = qx * qx + qy * qy + qz * qz;
-      const truth = 40 * Math.exp(-4 * q2) + 8 + 4 * Math.cos(Math.PI * h) ** 2 * Math.cos(Math.PI * k) ** 2;
+      const truth =
+        40 * Math.exp(-4 * q2) + 8 + 4 * Math.cos(Math.PI * h) ** 2 * Math.cos(Math.PI * k) ** 2;
       const sg = Math.sqrt(truth);
       out.intensity[i] = truth + sg * rng.normal();
       out.sigma[i] = sg;
@@ -154,7 +161,12 @@ async function memoryRun(total: number, dir: string): Promise<void> {
   for (let s = 0; s < n; s++) {
     const rows = Math.min(perStill, total - added);
     detectorStill(rng, us[s]!, rows, buf);
-    acc.addObservations(s, buf.qLab.subarray(0, 3 * rows), buf.intensity.subarray(0, rows), buf.sigma.subarray(0, rows));
+    acc.addObservations(
+      s,
+      buf.qLab.subarray(0, 3 * rows),
+      buf.intensity.subarray(0, rows),
+      buf.sigma.subarray(0, rows),
+    );
     added += rows;
     peak(peakAdd);
   }
@@ -169,7 +181,15 @@ async function memoryRun(total: number, dir: string): Promise<void> {
   acc.close();
   console.log(
     "MEM_JSON " +
-      JSON.stringify({ total: acc.nTotalObservations, start, peakAdd, peakFin, tAdd, tFin, fileBytes: size }),
+      JSON.stringify({
+        total: acc.nTotalObservations,
+        start,
+        peakAdd,
+        peakFin,
+        tAdd,
+        tFin,
+        fileBytes: size,
+      }),
   );
 }
 
@@ -219,10 +239,14 @@ async function main(): Promise<void> {
         `grid ${grid.shape.join(" x ")} = ${grid.nVoxels} voxels (${grid.symmetry.laueClass}), ${reps} reps`,
     );
     const ref = JSON.parse(
-      execFileSync(python, [fileURLToPath(new URL("./voxel_bench.py", import.meta.url)), dir, String(reps)], {
-        encoding: "utf8",
-        maxBuffer: 1 << 24,
-      })
+      execFileSync(
+        python,
+        [fileURLToPath(new URL("./voxel_bench.py", import.meta.url)), dir, String(reps)],
+        {
+          encoding: "utf8",
+          maxBuffer: 1 << 24,
+        },
+      )
         .split("\n")
         .find((l) => l.startsWith("BENCH_JSON "))!
         .slice(11),
@@ -260,10 +284,13 @@ async function main(): Promise<void> {
         fs.rmSync(file, { force: true });
       }
     }
-    if (binned !== ref.binned) throw new Error(`binned ${binned} observations, numpy ${ref.binned}`);
+    if (binned !== ref.binned)
+      throw new Error(`binned ${binned} observations, numpy ${ref.binned}`);
     // Pre-binned observations for the merge benches.
     const vox = new Int32Array(n);
-    stills.forEach((s, k) => grid.computeVoxelIndices(k, s.qLab, undefined, vox.subarray(k * rows, (k + 1) * rows)));
+    stills.forEach((s, k) =>
+      grid.computeVoxelIndices(k, s.qLab, undefined, vox.subarray(k * rows, (k + 1) * rows)),
+    );
     const keep = vox.reduce((a, v) => a + (v >= 0 ? 1 : 0), 0);
     const v2 = new Int32Array(keep);
     const x2 = new Float64Array(keep);
@@ -305,24 +332,38 @@ async function main(): Promise<void> {
       const o = median(ours[op]!);
       const r = median(ref.times[npName[op] ?? op] ?? [NaN]);
       const [count, what] = units[op]!;
-      const fmt = (s: number) => `${(count / s / 1e6).toFixed(2)} M ${what}/s (${(s * 1000).toFixed(0)} ms)`;
-      console.log(`| ${op}${npName[op] ? " (numpy: h5py lzf)" : ""} | ${fmt(o)} | ${fmt(r)} | ${(r / o).toFixed(2)}x |`);
+      const fmt = (s: number) =>
+        `${(count / s / 1e6).toFixed(2)} M ${what}/s (${(s * 1000).toFixed(0)} ms)`;
+      console.log(
+        `| ${op}${npName[op] ? " (numpy: h5py lzf)" : ""} | ${fmt(o)} | ${fmt(r)} | ${(r / o).toFixed(2)}x |`,
+      );
     }
 
     // Memory at N and 10 N observations, each in a fresh process.
     const nMem = Number(process.env.STAGELAB_BENCH_MEM_N ?? 2_000_000);
-    console.log("\n| observations | add: RSS | add: heapUsed | add: arrayBuffers | finalize: RSS | add | finalize | file |");
-    console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    console.log(
+      "\n| observations | RSS after create | add: peak RSS | add: peak heapUsed | add: peak arrayBuffers | finalize: peak RSS | add (incl. generating the data) | finalize | file |",
+    );
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const total of [nMem, 10 * nMem]) {
-      const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url)], {
-        encoding: "utf8",
-        env: { ...process.env, STAGELAB_VOXEL_MEM: String(total), STAGELAB_VOXEL_MEM_DIR: dir },
-        maxBuffer: 1 << 24,
-      });
-      const m = JSON.parse(out.split("\n").find((l) => l.startsWith("MEM_JSON "))!.slice(9));
+      const out = execFileSync(
+        process.execPath,
+        ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url)],
+        {
+          encoding: "utf8",
+          env: { ...process.env, STAGELAB_VOXEL_MEM: String(total), STAGELAB_VOXEL_MEM_DIR: dir },
+          maxBuffer: 1 << 24,
+        },
+      );
+      const m = JSON.parse(
+        out
+          .split("\n")
+          .find((l) => l.startsWith("MEM_JSON "))!
+          .slice(9),
+      );
       const mb = (b: number) => `${(b / MIB).toFixed(0)} MiB`;
       console.log(
-        `| ${m.total} | ${mb(m.peakAdd.rss)} | ${mb(m.peakAdd.heapUsed)} | ${mb(m.peakAdd.arrayBuffers)} | ` +
+        `| ${m.total} | ${mb(m.start.rss)} | ${mb(m.peakAdd.rss)} | ${mb(m.peakAdd.heapUsed)} | ${mb(m.peakAdd.arrayBuffers)} | ` +
           `${mb(m.peakFin.rss)} | ${(m.total / m.tAdd / 1e6).toFixed(2)} M obs/s | ${m.tFin.toFixed(1)} s | ${mb(m.fileBytes)} |`,
       );
     }
@@ -332,7 +373,10 @@ async function main(): Promise<void> {
 }
 
 if (process.env.STAGELAB_VOXEL_MEM) {
-  await memoryRun(Number(process.env.STAGELAB_VOXEL_MEM), process.env.STAGELAB_VOXEL_MEM_DIR ?? os.tmpdir());
+  await memoryRun(
+    Number(process.env.STAGELAB_VOXEL_MEM),
+    process.env.STAGELAB_VOXEL_MEM_DIR ?? os.tmpdir(),
+  );
 } else {
   await main();
 }

@@ -1,7 +1,12 @@
 // Worker thread for the parallel-accumulation test and bench: builds a memory accumulator on
 // the grid it is sent, adds the stills it is sent, and posts back a snapshot (transferred).
 import { parentPort } from "node:worker_threads";
-import { GlobalVoxelGrid, VoxelAccumulator, snapshotTransferList, type GridJson } from "../../src/voxel/index.js";
+import {
+  GlobalVoxelGrid,
+  VoxelAccumulator,
+  snapshotTransferList,
+  type GridJson,
+} from "../../src/voxel/index.js";
 
 interface Job {
   grid: GridJson;

@@ -14,14 +14,25 @@ import {
   SymmetryError,
   averageUnitCell,
 } from "../../src/voxel/index.js";
-import { ORTHO_CELL, P212121_HALL, crystalFrom, crystalsOf, randomRotation, syntheticStills } from "./helpers.js";
+import {
+  ORTHO_CELL,
+  P212121_HALL,
+  crystalFrom,
+  crystalsOf,
+  randomRotation,
+  syntheticStills,
+} from "./helpers.js";
 
 const close = (a: number, b: number, tol: number, what: string) =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 test("reference cell: per-parameter median ignores a minority of outliers; mean does not", () => {
   const rng = new Rng(3);
-  const cells: UnitCell[] = [40, 40.2, 39.9, 40.1, 55].map((a) => ({ ...ORTHO_CELL, aA: a, bA: a * 1.25 }));
+  const cells: UnitCell[] = [40, 40.2, 39.9, 40.1, 55].map((a) => ({
+    ...ORTHO_CELL,
+    aA: a,
+    bA: a * 1.25,
+  }));
   const crystals = cells.map((c) => crystalFrom(randomRotation(rng), c, P212121_HALL));
   const med = averageUnitCell(crystals);
   close(med.aA, 40.1, 1e-12, "median a");
@@ -104,7 +115,10 @@ test("scan-varying crystals: getAInverseForFrame and per-frame binning", () => {
   grid.computeVoxelIndices(0, q, Int32Array.from(frames.keys()), out);
   assert.deepEqual([...new Set(out)], [grid.hklToVoxelIndex(hkl)]);
   grid.computeVoxelIndices(0, q, undefined, out);
-  assert.ok(new Set(out).size > 1, "without frame indices the static setting mis-bins later frames");
+  assert.ok(
+    new Set(out).size > 1,
+    "without frame indices the static setting mis-bins later frames",
+  );
   assert.throws(
     () => grid.computeVoxelIndices(0, q, Int32Array.from([0, 1, 2, 3, 9]), out),
     DataConsistencyError,
@@ -113,9 +127,15 @@ test("scan-varying crystals: getAInverseForFrame and per-frame binning", () => {
 
 test("hkl <-> voxel: every voxel round-trips; centres; invalid indices", () => {
   const stills = syntheticStills(3, 10, { seed: 2 });
-  const grid = GlobalVoxelGrid.create({ stillCrystals: crystalsOf(stills), ndiv: [2, 3, 4], dMinA: 4 });
+  const grid = GlobalVoxelGrid.create({
+    stillCrystals: crystalsOf(stills),
+    ndiv: [2, 3, 4],
+    dMinA: 4,
+  });
   assert.equal(grid.nVoxels, grid.shape[0] * grid.shape[1] * grid.shape[2]);
-  const { hkl, q, qLength } = grid.voxelCentres(Int32Array.from({ length: grid.nVoxels }, (_, i) => i));
+  const { hkl, q, qLength } = grid.voxelCentres(
+    Int32Array.from({ length: grid.nVoxels }, (_, i) => i),
+  );
   for (let v = 0; v < grid.nVoxels; v++) {
     const n = grid.voxelIndexToSubMiller(v);
     assert.equal(grid.voxelIndexFromSubMiller(n), v);
@@ -192,7 +212,10 @@ test("space group errors", () => {
   const rng = new Rng(2);
   const c1 = crystalFrom(randomRotation(rng), ORTHO_CELL, P212121_HALL);
   const c2 = crystalFrom(randomRotation(rng), ORTHO_CELL, " P 1");
-  assert.throws(() => GlobalVoxelGrid.create({ stillCrystals: [c1, c2], ndiv: 1, dMinA: 5 }), SymmetryError);
+  assert.throws(
+    () => GlobalVoxelGrid.create({ stillCrystals: [c1, c2], ndiv: 1, dMinA: 5 }),
+    SymmetryError,
+  );
   assert.throws(
     () => GlobalVoxelGrid.create({ stillCrystals: [c1], spaceGroup: "Q 99", ndiv: 1, dMinA: 5 }),
     SymmetryError,
@@ -200,9 +223,18 @@ test("space group errors", () => {
   // The crystals' common Hall symbol is the default.
   const g = GlobalVoxelGrid.create({ stillCrystals: [c1], ndiv: 1, dMinA: 5 });
   assert.equal(g.symmetry.laueClass, "mmm");
-  assert.throws(() => GlobalVoxelGrid.create({ stillCrystals: [c1], ndiv: 0, dMinA: 5 }), DataConsistencyError);
-  assert.throws(() => GlobalVoxelGrid.create({ stillCrystals: [c1], ndiv: 1, dMinA: 5, dMaxA: 4 }), DataConsistencyError);
-  assert.throws(() => g.computeVoxelIndices(99, new Float64Array(3), undefined, new Int32Array(1)), DataConsistencyError);
+  assert.throws(
+    () => GlobalVoxelGrid.create({ stillCrystals: [c1], ndiv: 0, dMinA: 5 }),
+    DataConsistencyError,
+  );
+  assert.throws(
+    () => GlobalVoxelGrid.create({ stillCrystals: [c1], ndiv: 1, dMinA: 5, dMaxA: 4 }),
+    DataConsistencyError,
+  );
+  assert.throws(
+    () => g.computeVoxelIndices(99, new Float64Array(3), undefined, new Int32Array(1)),
+    DataConsistencyError,
+  );
 });
 
 test("serialisation: JSON and attributes round trip, stills included", () => {
@@ -211,11 +243,19 @@ test("serialisation: JSON and attributes round trip, stills included", () => {
   const u0 = randomRotation(rng);
   const seq: Crystal = {
     ...crystalFrom(u0, ORTHO_CELL, P212121_HALL),
-    aAtScanPoints: [mat3Mul(u0, bMatrix(ORTHO_CELL)), mat3Mul(randomRotation(rng), bMatrix(ORTHO_CELL))],
+    aAtScanPoints: [
+      mat3Mul(u0, bMatrix(ORTHO_CELL)),
+      mat3Mul(randomRotation(rng), bMatrix(ORTHO_CELL)),
+    ],
   };
   const crystals = crystalsOf(stills);
   crystals.set(7, seq);
-  const g = GlobalVoxelGrid.create({ stillCrystals: crystals, ndiv: [2, 2, 3], dMinA: 4, dMaxA: 30 });
+  const g = GlobalVoxelGrid.create({
+    stillCrystals: crystals,
+    ndiv: [2, 2, 3],
+    dMinA: 4,
+    dMaxA: 30,
+  });
   const j = JSON.parse(JSON.stringify(g.toJSON()));
   const g2 = GlobalVoxelGrid.fromJSON(j);
   assert.deepEqual(g2.toJSON(), g.toJSON());

@@ -40,7 +40,14 @@ export function crystalFrom(u: Mat3, cell: UnitCell, hall: string): Crystal {
   };
 }
 
-export const ORTHO_CELL: UnitCell = { aA: 40, bA: 50, cA: 60, alphaDeg: 90, betaDeg: 90, gammaDeg: 90 };
+export const ORTHO_CELL: UnitCell = {
+  aA: 40,
+  bA: 50,
+  cA: 60,
+  alphaDeg: 90,
+  betaDeg: 90,
+  gammaDeg: 90,
+};
 export const P212121_HALL = " P 2ac 2ab";
 
 export interface SyntheticStill {
@@ -87,7 +94,7 @@ export function syntheticStills(
     const intensity = new Float64Array(perStill);
     const sigma = new Float64Array(perStill);
     const hkl = new Float64Array(3 * perStill);
-    for (let i = 0; i < perStill; ) {
+    for (let i = 0; i < perStill;) {
       const h: [number, number, number] = [
         (2 * rng.next() - 1) * hmax[0]!,
         (2 * rng.next() - 1) * hmax[1]!,
@@ -104,7 +111,16 @@ export function syntheticStills(
       sigma[i] = rng.next() < (opts.zeroSigmaFraction ?? 0) ? 0 : sg;
       i++;
     }
-    out.push({ stillId: s, crystal: crystalFrom(u, cell, hall), u, cell, qLab, intensity, sigma, hkl });
+    out.push({
+      stillId: s,
+      crystal: crystalFrom(u, cell, hall),
+      u,
+      cell,
+      qLab,
+      intensity,
+      sigma,
+      hkl,
+    });
   }
   return out;
 }
