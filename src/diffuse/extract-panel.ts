@@ -293,7 +293,9 @@ function uninitialized(bytes: number): ArrayBuffer {
   const B = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
   if (B === undefined || bytes === 0) return new ArrayBuffer(bytes);
   const buf = B.allocUnsafeSlow(bytes);
-  return buf.byteOffset === 0 && buf.buffer.byteLength === bytes ? (buf.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
+  return buf.byteOffset === 0 && buf.buffer.byteLength === bytes
+    ? (buf.buffer as ArrayBuffer)
+    : new ArrayBuffer(bytes);
 }
 /** Exact-length column: a workspace view, or the fresh array (copied only when filters dropped rows). */
 function fit64(ws: ExtractWorkspace | undefined, a: Float64Array, len: number): Float64Array {

@@ -6,3 +6,4 @@ export * from "./parts.js";
 export { view as typedView, itemBytes, DTYPES, type DType } from "../store/dtype.js";
 export * from "./fft.js";
 export * from "./decode.js";
+export * from "./voxel-map.js";

@@ -9,7 +9,9 @@
  * mapping); ~6% of pixels masked (gaps, beamstop shadow, Bragg-like blobs), a few NaN. All
  * corrections on (solid angle, polarization, efficiency, air), constant background, dMaxA = 50.
  *
- * Runs, each REPS times over all panels (STAGELAB_BENCH_REPS, default 7), medians reported:
+ * Runs over all panels, REPS rounds (STAGELAB_BENCH_REPS, default 7) after one warm-up round; the
+ * runs of both sides alternate within each round (a persistent python process takes commands), so
+ * load from elsewhere on the machine hits both alike; medians reported:
  *   stagelab: extractPanel on one thread with fresh output arrays (the default API); the same
  *             with a reused ExtractWorkspace per panel (what a loop over stills does); and two
  *             worker threads splitting the panels (workspaces, inputs in SharedArrayBuffers).
@@ -21,7 +23,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import {
@@ -161,20 +164,23 @@ try {
       `${os.cpus().length} cores`,
   );
 
-  const out = execFileSync(
+  // The numpy side: a persistent process answering one JSON line per command.
+  const np = spawn(
     python,
-    [fileURLToPath(new URL("./diffuse_extract_bench.py", import.meta.url)), dir, String(reps)],
+    [fileURLToPath(new URL("./diffuse_extract_bench.py", import.meta.url)), dir],
     {
-      encoding: "utf8",
-      maxBuffer: 1 << 20,
+      stdio: ["pipe", "pipe", "inherit"],
     },
   );
-  const line = out.split("\n").find((l) => l.startsWith("BENCH_JSON "));
-  if (!line) throw new Error(`numpy side printed no BENCH_JSON:\n${out}`);
-  const ref = JSON.parse(line.slice(11)) as { times: number[]; times2: number[]; numpy: string };
+  const npLines = readline.createInterface({ input: np.stdout })[Symbol.asyncIterator]();
+  const numpy = async <T>(cmd: string): Promise<T> => {
+    np.stdin.write(`${cmd}\n`);
+    const next = await npLines.next();
+    if (next.done) throw new Error(`numpy side exited (after "${cmd}")`);
+    return JSON.parse(next.value) as T;
+  };
 
-  // Two workers, panels split alternately; warmed up once (JIT) before timing. First, while the
-  // heap is clean: the fresh-output runs leave garbage whose concurrent GC competes for the cores.
+  // Two workers, panels split alternately (inputs shared, one workspace per panel).
   // A worker's --import hooks are not applied to its entry file: register tsx, then import it.
   const entry = new URL("./diffuse_extract_worker.ts", import.meta.url).href;
   const tsxApi = import.meta.resolve("tsx/esm/api");
@@ -205,14 +211,50 @@ try {
       w.once("error", reject);
       w.postMessage(msg);
     });
-  await Promise.all(workers.map((w) => ask(w, "run")));
-  const oursWorkers: number[] = [];
+
+  const workspaces = panels.map(() => new ExtractWorkspace());
+  let last: PanelColumns[] = [];
+  let lastWs: PanelColumns[] = [];
+  const times: Record<"fresh" | "ws" | "workers" | "np1" | "np2", number[]> = {
+    fresh: [],
+    ws: [],
+    workers: [],
+    np1: [],
+    np2: [],
+  };
   const busy: number[] = [];
-  for (let rep = 0; rep < reps; rep++) {
-    const t0 = performance.now();
-    const done = await Promise.all(workers.map((w) => ask<{ count: number; seconds: number }>(w, "run")));
-    oursWorkers.push((performance.now() - t0) / 1000);
-    busy.push(...done.map((d) => d.seconds));
+  for (let round = 0; round <= reps; round++) {
+    const record = round > 0; // round 0 warms up (JIT, first-touch pages) on both sides
+    const np1 = await numpy<{ seconds: number }>("run1");
+    let t0 = performance.now();
+    last = panels.map((p, k) =>
+      extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0 }),
+    );
+    const fresh = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    lastWs = panels.map((p, k) =>
+      extractPanel(p, beam, raws[k]!, masks[k]!, {
+        ...options,
+        panelIndex: k,
+        stillId: 0,
+        workspace: workspaces[k]!,
+      }),
+    );
+    const ws = (performance.now() - t0) / 1000;
+    const np2 = await numpy<{ seconds: number }>("run2");
+    t0 = performance.now();
+    const done = await Promise.all(
+      workers.map((w) => ask<{ count: number; seconds: number }>(w, "run")),
+    );
+    const wk = (performance.now() - t0) / 1000;
+    if (record) {
+      times.np1.push(np1.seconds);
+      times.fresh.push(fresh);
+      times.ws.push(ws);
+      times.np2.push(np2.seconds);
+      times.workers.push(wk);
+      busy.push(...done.map((d) => d.seconds));
+    }
   }
   const workerResults = (
     await Promise.all(
@@ -222,32 +264,8 @@ try {
     )
   ).flat();
   for (const w of workers) w.postMessage("exit");
-
-  const ours: number[] = [];
-  let last: PanelColumns[] = [];
-  for (let rep = 0; rep < reps; rep++) {
-    const t0 = performance.now();
-    last = panels.map((p, k) =>
-      extractPanel(p, beam, raws[k]!, masks[k]!, { ...options, panelIndex: k, stillId: 0 }),
-    );
-    ours.push((performance.now() - t0) / 1000);
-  }
-
-  const oursWs: number[] = [];
-  const workspaces = panels.map(() => new ExtractWorkspace());
-  let lastWs: PanelColumns[] = [];
-  for (let rep = 0; rep < reps; rep++) {
-    const t0 = performance.now();
-    lastWs = panels.map((p, k) =>
-      extractPanel(p, beam, raws[k]!, masks[k]!, {
-        ...options,
-        panelIndex: k,
-        stillId: 0,
-        workspace: workspaces[k]!,
-      }),
-    );
-    oursWs.push((performance.now() - t0) / 1000);
-  }
+  const ref = await numpy<{ numpy: string }>("dump");
+  np.stdin.write("quit\n");
 
   // Same output? Compare concatenated columns.
   const readF64 = (name: string) => {
@@ -314,15 +332,15 @@ try {
   });
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const tNp = median(ref.times);
-  const tNp2 = median(ref.times2);
+  const tNp = median(times.np1);
+  const tNp2 = median(times.np2);
   const mpx = (t: number) =>
     `${(totalPixels / t / 1e6).toFixed(1)} Mpx/s (${(t * 1000).toFixed(0)} ms)`;
   const rows: [string, number, string, number][] = [
-    ["extractPanel, 1 thread, fresh outputs", median(ours), "1 thread", tNp],
-    ["extractPanel, 1 thread, reused ExtractWorkspace", median(oursWs), "1 thread", tNp],
-    ["extractPanel, 2 worker threads (workspaces)", median(oursWorkers), "1 thread", tNp],
-    ["extractPanel, 2 worker threads (workspaces)", median(oursWorkers), "2 threads", tNp2],
+    ["extractPanel, 1 thread, fresh outputs", median(times.fresh), "1 thread", tNp],
+    ["extractPanel, 1 thread, reused ExtractWorkspace", median(times.ws), "1 thread", tNp],
+    ["extractPanel, 2 worker threads (workspaces)", median(times.workers), "1 thread", tNp],
+    ["extractPanel, 2 worker threads (workspaces)", median(times.workers), "2 threads", tNp2],
   ];
   console.log(`\n${(totalPixels / 1e6).toFixed(2)} Mpx, ${count} pixels kept per run\n`);
   console.log(

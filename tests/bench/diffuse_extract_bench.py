@@ -1,12 +1,14 @@
 """numpy side of tests/bench/diffuse-extract.bench.ts: the same per-pixel extraction and
 corrections (Modules 2.S.1 + 2.S.2) as src/diffuse/extract-panel.ts, vectorised per panel.
 
-Usage: diffuse_extract_bench.py DIR REPS
+Usage: diffuse_extract_bench.py DIR
 DIR holds setup.json (panels, beam, options, the sensor/air mu the TS side uses) and per panel
-raw_<k>.f64 and mask_<k>.u8 (slow-major). Runs all panels REPS times one after another
-("times") and REPS times over a 2-thread pool (panels split; numpy releases the GIL in its
-array loops; "times2"). Writes the last single-thread run's concatenated outputs to
-DIR/np_<column>.bin and prints BENCH_JSON {"times": [...], "times2": [...]} (seconds per run).
+raw_<k>.f64 and mask_<k>.u8 (slow-major). Then commands on stdin, one per line, each answered
+by one JSON line on stdout (so the TS side can interleave its runs with ours):
+  run1   all panels one after another          -> {"seconds": s}
+  run2   all panels over a 2-thread pool (numpy releases the GIL in its loops) -> {"seconds": s}
+  dump   write the last run1's concatenated outputs to DIR/np_<column>.bin -> {"numpy": version}
+  quit
 """
 import json
 import os
@@ -16,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-out_dir, reps = sys.argv[1], int(sys.argv[2])
+out_dir = sys.argv[1]
 setup = json.load(open(os.path.join(out_dir, "setup.json")))
 beam = setup["beam"]
 opts = setup["options"]
@@ -46,6 +48,7 @@ def extract_panel(p, raw, mask, mu_sensor, mu_air):
     py = o[1] + x0 * f[1] + y0 * s[1]
     pz = o[2] + x0 * f[2] + y0 * s[2]
     if p["parallaxCorrected"] and p["muPerMm"] > 0 and p["thicknessMm"] > 0:
+        # dxtbx parallax_correction_inv (ParallaxCorrectedPxMmStrategy)
         mu, t0 = p["muPerMm"], p["thicknessMm"]
         ns_ = n * (-1.0 if o.dot(n) < 0 else 1.0)
         r0 = np.sqrt(px * px + py * py + pz * pz)
@@ -67,7 +70,6 @@ def extract_panel(p, raw, mask, mu_sensor, mu_air):
     qy = (uy + d[1]) / lam
     qz = (uz + d[2]) / lam
     ql = np.sqrt(qx * qx + qy * qy + qz * qz)
-    keep = None
     if opts.get("dMaxA") is not None or opts.get("dMinA") is not None:
         dsp = 1.0 / ql
         keep = np.ones(len(ql), dtype=bool)
@@ -102,23 +104,30 @@ def one(k):
     return extract_panel(panels[k], raws[k], masks[k], setup["muSensor"][k], setup["muAir"])
 
 
-times = []
+def reply(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
 last = None
-for _ in range(reps):
-    t0 = time.perf_counter()
-    last = [one(k) for k in range(len(panels))]
-    times.append(time.perf_counter() - t0)
-
-times2 = []
 with ThreadPoolExecutor(max_workers=2) as pool:
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        list(pool.map(one, range(len(panels))))
-        times2.append(time.perf_counter() - t0)
-
-for name in ("qLab", "intensity", "sigma", "totalMult", "qLengthPerA"):
-    np.concatenate([c[name].ravel() for c in last]).astype(np.float64).tofile(
-        os.path.join(out_dir, f"np_{name}.bin"))
-for name in ("fast", "slow"):
-    np.concatenate([c[name] for c in last]).astype(np.uint32).tofile(os.path.join(out_dir, f"np_{name}.bin"))
-print("BENCH_JSON " + json.dumps({"times": times, "times2": times2, "numpy": np.__version__}))
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "run1":
+            t0 = time.perf_counter()
+            last = [one(k) for k in range(len(panels))]
+            reply({"seconds": time.perf_counter() - t0})
+        elif cmd == "run2":
+            t0 = time.perf_counter()
+            list(pool.map(one, range(len(panels))))
+            reply({"seconds": time.perf_counter() - t0})
+        elif cmd == "dump":
+            for name in ("qLab", "intensity", "sigma", "totalMult", "qLengthPerA"):
+                np.concatenate([c[name].ravel() for c in last]).astype(np.float64).tofile(
+                    os.path.join(out_dir, f"np_{name}.bin"))
+            for name in ("fast", "slow"):
+                np.concatenate([c[name] for c in last]).astype(np.uint32).tofile(
+                    os.path.join(out_dir, f"np_{name}.bin"))
+            reply({"numpy": np.__version__})
+        elif cmd == "quit":
+            break

@@ -50,23 +50,6 @@ const D_MIN = 1.8;
 const NDIV = 3;
 const MIB = 1024 * 1024;
 
-function randomRotation(rng: Rng): Mat3 {
-  const q = [rng.normal(), rng.normal(), rng.normal(), rng.normal()];
-  const n = Math.hypot(...q);
-  const [w, x, y, z] = q.map((v) => v / n) as [number, number, number, number];
-  return [
-    1 - 2 * (y * y + z * z),
-    2 * (x * y - w * z),
-    2 * (x * z + w * y),
-    2 * (x * y + w * z),
-    1 - 2 * (x * x + z * z),
-    2 * (y * z - w * x),
-    2 * (x * z - w * y),
-    2 * (y * z + w * x),
-    1 - 2 * (x * x + y * y),
-  ];
-}
-
 function crystalOf(u: Mat3) {
   const r = mat3Inverse(mat3Mul(u, bMatrix(CELL)));
   return {
@@ -136,7 +119,7 @@ async function memoryRun(total: number, dir: string): Promise<void> {
   const perStill = 500_000;
   const n = Math.ceil(total / perStill);
   const rng = new Rng(17);
-  const us = Array.from({ length: n }, () => randomRotation(rng));
+  const us = Array.from({ length: n }, () => rng.rotation());
   const grid = makeGrid(us);
   const buf = {
     qLab: new Float64Array(3 * perStill),
@@ -198,7 +181,7 @@ async function main(): Promise<void> {
   try {
     const rows = NF * NS;
     const rng = new Rng(5);
-    const us = Array.from({ length: nStills }, () => randomRotation(rng));
+    const us = Array.from({ length: nStills }, () => rng.rotation());
     const grid = makeGrid(us);
     const n = rows * nStills;
     const q = new Float64Array(3 * n);

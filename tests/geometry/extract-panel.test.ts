@@ -2,7 +2,11 @@
 // panel (extract.json), against the scalar reference path on every panel, and its input errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { extractPanel, type ExtractPanelOptions } from "../../src/diffuse/extract-panel.js";
+import {
+  extractPanel,
+  ExtractWorkspace,
+  type ExtractPanelOptions,
+} from "../../src/diffuse/extract-panel.js";
 import { DiffuseInputError } from "../../src/diffuse/errors.js";
 import { pixelCorrections, beamS0 } from "../../src/geometry/corrections.js";
 import { pixelLabCoordMm } from "../../src/geometry/panel.js";
@@ -223,6 +227,67 @@ test("mask, NaN, negative raw values, background map = constant, filters, multip
   });
   assert.equal(off.intensity[0], 10 / 0.5);
   assert.equal(off.totalMult[0], 1);
+});
+
+test("a reused ExtractWorkspace gives the same columns, as views the next call overwrites", () => {
+  const ws = new ExtractWorkspace();
+  for (const [ip, extra] of [
+    [0, { dMaxA: 20 }],
+    [2, { pixelStep: 3, intensityMin: 0 }],
+    [0, {}],
+  ] as const) {
+    const p = panels[ip]!;
+    const { raw, mask } = panelData(p);
+    const o: ExtractPanelOptions = {
+      panelIndex: ip,
+      stillId: 1,
+      exposureTimeS: 1,
+      gain: 1,
+      ...extra,
+    };
+    const fresh = extractPanel(p, beam, raw, mask, o);
+    const viaWs = extractPanel(p, beam, raw, mask, { ...o, workspace: ws });
+    assert.equal(viaWs.count, fresh.count);
+    for (const key of [
+      "qLab",
+      "qLengthPerA",
+      "intensity",
+      "sigma",
+      "panel",
+      "fast",
+      "slow",
+      "totalMult",
+      "airMult",
+    ] as const) {
+      assert.deepEqual(Array.from(viaWs[key]), Array.from(fresh[key]), key);
+    }
+  }
+  // Fresh columns own exact-size buffers; workspace columns are views of the workspace.
+  const p = panels[1]!;
+  const { raw, mask } = panelData(p);
+  const a = extractPanel(p, beam, raw, mask, {
+    panelIndex: 1,
+    stillId: 0,
+    exposureTimeS: 1,
+    gain: 1,
+  });
+  assert.equal(a.intensity.buffer.byteLength, a.count * 8);
+  const v1 = extractPanel(p, beam, raw, mask, {
+    panelIndex: 1,
+    stillId: 0,
+    exposureTimeS: 1,
+    gain: 1,
+    workspace: ws,
+  });
+  const before = v1.intensity[0];
+  extractPanel(p, beam, raw, mask, {
+    panelIndex: 1,
+    stillId: 0,
+    exposureTimeS: 2,
+    gain: 1,
+    workspace: ws,
+  });
+  assert.equal(v1.intensity[0], before! / 2);
 });
 
 test("bad input: typed DiffuseInputError naming the sizes and values", () => {

@@ -5,30 +5,8 @@ import { bMatrix, type UnitCell } from "../../src/geometry/crystal.js";
 import { mat3Inverse, mat3Mul, mat3MulVec } from "../../src/geometry/vec3.js";
 import { Rng } from "../../src/synth/random.js";
 
-/** A uniformly random rotation (from a random unit quaternion). */
-export function randomRotation(rng: Rng): Mat3 {
-  let q: number[];
-  for (;;) {
-    q = [rng.normal(), rng.normal(), rng.normal(), rng.normal()];
-    const n = Math.hypot(...q);
-    if (n > 1e-6) {
-      q = q.map((x) => x / n);
-      break;
-    }
-  }
-  const [w, x, y, z] = q as [number, number, number, number];
-  return [
-    1 - 2 * (y * y + z * z),
-    2 * (x * y - w * z),
-    2 * (x * z + w * y),
-    2 * (x * y + w * z),
-    1 - 2 * (x * x + z * z),
-    2 * (y * z - w * x),
-    2 * (x * z - w * y),
-    2 * (y * z + w * x),
-    1 - 2 * (x * x + y * y),
-  ];
-}
+/** A uniformly random rotation. */
+export const randomRotation = (rng: Rng): Mat3 => rng.rotation();
 
 export function crystalFrom(u: Mat3, cell: UnitCell, hall: string): Crystal {
   const r = mat3Inverse(mat3Mul(u, bMatrix(cell)));

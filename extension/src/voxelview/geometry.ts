@@ -3,6 +3,12 @@
  * text, |q| and d from the B matrix, axis ticks. See kernel/src/viewers/voxelview.ts.
  */
 
+import { fracText, qLength, type VoxelMapInfo } from "@stagelab/core/viewer";
+
+export { fracText, qLength };
+/** What the kernel's VoxelMapInfo state says about the map. */
+export type MapInfo = VoxelMapInfo;
+
 export type Axis = 0 | 1 | 2;
 export type Vec3 = [number, number, number];
 export type Range = [number, number];
@@ -34,27 +40,6 @@ export interface Plane {
   nObs: Uint32Array;
 }
 
-/** What the kernel's VoxelMapInfo state says about the map. */
-export interface MapInfo {
-  group: string;
-  shape: Vec3;
-  origin: Vec3;
-  ndiv: Vec3;
-  laue_class: string;
-  space_group: string;
-  unit_cell: number[];
-  b_matrix: number[] | null;
-  asu_only: boolean;
-  units: string;
-  dtype: string;
-}
-
-/** n / ndiv with at most 3 decimals, trailing zeros dropped (the kernel's fracText). */
-export function fracText(n: number, ndiv: number): string {
-  const s = (n / ndiv).toFixed(3).replace(/\.?0+$/, "");
-  return s === "-0" ? "0" : s;
-}
-
 /** A number for the readout: up to `digits` significant digits, no trailing zeros. */
 export function numText(v: number, digits = 6): string {
   if (Number.isNaN(v)) return "NaN";
@@ -64,16 +49,6 @@ export function numText(v: number, digits = 6): string {
   if (abs !== 0 && (abs < 1e-4 || abs >= 1e9))
     return v.toExponential(digits - 1).replace(/\.?0+e/, "e");
   return String(Number(v.toPrecision(digits)));
-}
-
-/** |q| (1/Å) of fractional hkl through the row-major B matrix (q = B·hkl). */
-export function qLength(b: readonly number[], h: number, k: number, l: number): number {
-  let s = 0;
-  for (let r = 0; r < 3; r++) {
-    const q = b[3 * r]! * h + b[3 * r + 1]! * k + b[3 * r + 2]! * l;
-    s += q * q;
-  }
-  return Math.sqrt(s);
 }
 
 /** The sub-Miller indices [nh, nk, nl] of pixel (c, r) of a plane. */

@@ -199,35 +199,3 @@ export function gather<T extends Float32Array | Uint32Array>(
   }
   return out;
 }
-
-/** |q| (1/Å) of fractional hkl through the row-major B matrix (q = B·hkl). */
-export function qLength(b: readonly number[], h: number, k: number, l: number): number {
-  let s = 0;
-  for (let r = 0; r < 3; r++) {
-    const q = b[3 * r]! * h + b[3 * r + 1]! * k + b[3 * r + 2]! * l;
-    s += q * q;
-  }
-  return Math.sqrt(s);
-}
-
-/**
- * The B matrix of a unit cell [a, b, c, α, β, γ] (Å, degrees), Busing & Levy's convention
- * (the one cctbx's fractionalization transposed gives): a fallback when a map has no b_matrix.
- */
-export function bMatrixFromCell(cell: readonly number[]): number[] {
-  const [a, b, c] = [cell[0]!, cell[1]!, cell[2]!];
-  const rad = Math.PI / 180;
-  const [al, be, ga] = [cell[3]! * rad, cell[4]! * rad, cell[5]! * rad];
-  const [ca, cb, cg] = [Math.cos(al), Math.cos(be), Math.cos(ga)];
-  const sg = Math.sin(ga);
-  const v = a * b * c * Math.sqrt(1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg);
-  // Reciprocal cell.
-  const as = (b * c * Math.sin(al)) / v;
-  const bs = (a * c * Math.sin(be)) / v;
-  const cs = (a * b * sg) / v;
-  const cbs = (ca * cg - cb) / (Math.sin(al) * sg);
-  const cgs = (ca * cb - cg) / (Math.sin(al) * Math.sin(be));
-  const sbs = Math.sqrt(Math.max(0, 1 - cbs * cbs));
-  const sgs = Math.sqrt(Math.max(0, 1 - cgs * cgs));
-  return [as, bs * cgs, cs * cbs, 0, bs * sgs, -cs * sbs * ca, 0, 0, 1 / c];
-}

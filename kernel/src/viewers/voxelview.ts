@@ -35,8 +35,23 @@ import {
 import { Widget } from "../widgets/widget.js";
 import { DISPLAY_SYMBOL, type MimeBundle } from "../format.js";
 import { WIDGETS_MODULE, WIDGETS_VERSION } from "./h5view.js";
+
+const { fracText } = viewer;
+type VoxelMapInfo = core.viewer.VoxelMapInfo;
+
+/** B of a cell [a, b, c, alpha, beta, gamma] (dxtbx/cctbx convention), row-major. */
+function bMatrixFromCell(cell: readonly number[]): number[] {
+  const [aA, bA, cA, alphaDeg, betaDeg, gammaDeg] = cell as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return [...core.geometry.bMatrix({ aA, bA, cA, alphaDeg, betaDeg, gammaDeg })];
+}
 import {
-  bMatrixFromCell,
   clampPosition,
   expandedExtent,
   gather,
@@ -78,24 +93,6 @@ export function coreSymmetry(): SymmetryModule | undefined {
   const c = core as unknown as Record<string, unknown>;
   for (const candidate of [c["symmetry"], c]) if (isSymmetryModule(candidate)) return candidate;
   return undefined;
-}
-
-/** What the view shows of the map's metadata (file-controlled strings: text only). */
-export interface VoxelMapInfo extends Record<string, unknown> {
-  group: string;
-  shape: Vec3;
-  origin: Vec3;
-  ndiv: Vec3;
-  laue_class: string;
-  space_group: string;
-  unit_cell: number[];
-  /** Row-major B (q = B·hkl, per Å); null when neither b_matrix nor unit_cell is usable. */
-  b_matrix: number[] | null;
-  asu_only: boolean;
-  units: string;
-  dtype: string;
-  has_sigma: boolean;
-  has_n_obs: boolean;
 }
 
 interface VoxelViewState extends Record<string, unknown> {
@@ -618,12 +615,6 @@ export class VoxelView extends Widget<VoxelViewState> {
     super.close();
     void this.dispose();
   }
-}
-
-/** Fractional index text: n / ndiv with at most 3 decimals, trailing zeros dropped. */
-export function fracText(n: number, ndiv: number): string {
-  const s = (n / ndiv).toFixed(3).replace(/\.?0+$/, "");
-  return s === "-0" ? "0" : s;
 }
 
 /** The three planes side by side (same pixel scale, 8 px apart, transparent background). */
