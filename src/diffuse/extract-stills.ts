@@ -13,7 +13,7 @@ import { beamS0 } from "../geometry/corrections.js";
 import { readExperimentList } from "../dials/experiment-list.js";
 import { readReflectionTable, type ReflectionTable } from "../dials/reflection-table.js";
 import { readStillImage } from "../images/source.js";
-import { extractPanel, type ExtractPanelOptions } from "./extract-panel.js";
+import { ExtractWorkspace, extractPanel, type ExtractPanelOptions } from "./extract-panel.js";
 import { braggMask, type BraggMaskSource } from "./bragg-mask.js";
 import { andMasks, staticMask, totalMask, countUsable, type PixelMask } from "./masks.js";
 import { concatPanels, PIXEL_COLUMNS, STILL_COLUMNS, type StillPixels } from "./pixel-list.js";
@@ -93,6 +93,8 @@ export async function extractStill(
   still: StillInput,
   index: number,
   opts: ExtractDiffuseOptions = {},
+  /** Reused output buffers, one per panel (the result is copied out of them). */
+  workspaces?: ExtractWorkspace[],
 ): Promise<{
   pixels: StillPixels;
   exposureS: number;
@@ -118,6 +120,7 @@ export async function extractStill(
     extractPanel(panel, experiment.beam, image.panels[i]!, mask[i]!, {
       panelIndex: i,
       stillId: index,
+      ...(workspaces ? { workspace: (workspaces[i] ??= new ExtractWorkspace()) } : {}),
       exposureTimeS: image.exposureTimeS,
       gain: opts.gain ?? panel.gain,
       ...(background ? { background } : {}),
@@ -265,10 +268,11 @@ export async function extractDiffuse(
   let row = 0;
   if (start > 0) row = Number(w.dataset("/diffuse/pixels/intensity").length);
   let i = start;
+  const workspaces: ExtractWorkspace[] = [];
   try {
     for (; i < stills.length; i++) {
       if (opts.signal?.aborted) break;
-      const r = await extractStill(stills[i]!, i, opts);
+      const r = await extractStill(stills[i]!, i, opts, workspaces);
       const px = r.pixels;
       w.dataset<"float64">("/diffuse/pixels/q_lab").append(px.qLab);
       w.dataset<"float64">("/diffuse/pixels/intensity").append(px.intensity);
