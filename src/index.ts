@@ -31,3 +31,6 @@ export * as scattering from "./scattering/index.js";
 export * as scaling from "./scaling/index.js";
 export * as voxel from "./voxel/index.js";
 export { GlobalVoxelGrid, VoxelAccumulator } from "./voxel/index.js";
+export type * from "./voxel/index.js";
+export type * from "./scaling/index.js";
+export type * from "./scattering/index.js";

@@ -6,3 +6,5 @@ export * from "./extract-stills.js";
 export * from "./pixel-list.js";
 export * from "./detector-view.js";
 export * from "./errors.js";
+export * from "./merge-stage.js";
+export * from "./pipeline.js";

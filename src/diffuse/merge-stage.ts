@@ -188,7 +188,7 @@ async function forEachObservationSlab(
       const still = r.read<"uint32">("/diffuse/pixels/still", sel).data;
       const voxel = new Int32Array(count);
       // Bin still by still (runs of equal still ids), each with its own A_i^-1.
-      for (let a = 0; a < count; ) {
+      for (let a = 0; a < count;) {
         let b = a + 1;
         while (b < count && still[b] === still[a]) b++;
         grid.computeVoxelIndices(
@@ -397,6 +397,7 @@ export async function scaleAndMerge(
   const rPix = await StoreReader.open(pixelsFile);
   const total = rPix.info("/diffuse/pixels/intensity").shape[0]!;
   rPix.close();
+  opts.onProgress?.("read", 0, total);
   const maxObs = opts.maxScalingObservations ?? 2_000_000;
   const stride = Math.max(1, Math.ceil(total / maxObs));
 
@@ -741,9 +742,7 @@ export async function readScaleMerge(file: string): Promise<ScaleMergeResult> {
       braggReference: f64("/scaling/bragg_intensity"),
     };
     const absolute =
-      typeof a.absolute === "string"
-        ? (JSON.parse(a.absolute) as AbsoluteScaleResult)
-        : undefined;
+      typeof a.absolute === "string" ? (JSON.parse(a.absolute) as AbsoluteScaleResult) : undefined;
     return {
       file,
       scaling,
