@@ -4,6 +4,7 @@
  * execute_result, compile diagnostics and exceptions become a proper `error` (ename, evalue,
  * traceback without kernel-internal frames).
  */
+import { expandShorthandProperties } from "./shorthand.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -134,7 +135,7 @@ export class CellExecutor {
       } catch (e) {
         return { ok: false, error: errorFromThrown(e, executionCount) };
       }
-      const ok = await ex.execute(src);
+      const ok = await ex.execute(expandShorthandProperties(src));
       const c = this.collecting;
       if (c.diagnostics.length) return { ok: false, error: compileError(c.diagnostics) };
       if (!ok || c.thrown?.length)

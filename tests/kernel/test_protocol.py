@@ -88,6 +88,14 @@ class ExecuteTests(KernelCase):
         self.assertEqual(outs[1]["content"]["data"]["text/plain"], "42")
         self.assertEqual(outs[1]["content"]["execution_count"], reply["content"]["execution_count"])
 
+    def test_shorthand_properties_read_earlier_cells(self):
+        reply, outs = self.run_cell("const shortA = 4; let shortB = 0;")
+        self.assertEqual(reply["content"]["status"], "ok", msg=str(outs))
+        self.assertEqual(self.result_text("const o = { shortA, n: 1 }; o.shortA + o.n"), "5")
+        # A destructuring assignment assigns the earlier cell's variable.
+        self.assertEqual(self.result_text("({ shortB } = { shortB: 9 }); shortB"), "9")
+        self.assertEqual(self.result_text("({ shortB = 3 } = {}); shortB"), "3")
+
     def test_runtime_error_content(self):
         reply, outs = self.run_cell("function inner() { throw new RangeError('out of range: 7'); }\ninner()")
         c = reply["content"]
