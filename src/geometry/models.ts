@@ -89,6 +89,7 @@ export interface Scan {
 }
 
 export interface Goniometer {
+  /** dxtbx's rotation-axis *datum*: the lab-frame axis is settingRotation · rotationAxis. */
   rotationAxis: Vec3;
   fixedRotation: Mat3;
   settingRotation: Mat3;
