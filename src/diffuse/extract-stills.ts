@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
+import { inspectSameRun, StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
 import type { Experiment, Vec3 } from "../geometry/models.js";
 import { beamS0 } from "../geometry/corrections.js";
 import { readExperimentList } from "../dials/experiment-list.js";
@@ -180,24 +180,6 @@ function runParameters(stills: StillInput[], opts: ExtractDiffuseOptions): JsonV
   ) as JsonValue;
 }
 
-async function stillsDone(file: string, parameters: JsonValue): Promise<number | undefined> {
-  let r: StoreReader | undefined;
-  try {
-    r = await StoreReader.open(file, { waitMs: 0 });
-    const root = r.attrs("/");
-    if (
-      root.stagelab_stage !== STAGE ||
-      JSON.stringify(root.stagelab_parameters) !== JSON.stringify(parameters)
-    )
-      return undefined;
-    return r.state === "complete" ? Infinity : r.info("/diffuse/stills/n_pixels").shape[0];
-  } catch {
-    return undefined;
-  } finally {
-    r?.close();
-  }
-}
-
 /**
  * Extracts and corrects the diffuse pixels of every still into `outFile`. Called again on
  * the same file with the same inputs, it continues after the last committed still (or
@@ -213,7 +195,9 @@ export async function extractDiffuse(
     throw new DiffuseInputError("no stills to extract (no .expt files found)");
   const parameters = runParameters(stills, opts);
   const provenance = { stage: STAGE, parameters };
-  const done = fs.existsSync(outFile) ? await stillsDone(outFile, parameters) : undefined;
+  const done = await inspectSameRun(outFile, STAGE, parameters, (r) =>
+    r.state === "complete" ? Infinity : r.info("/diffuse/stills/n_pixels").shape[0],
+  );
   if (done === Infinity) {
     const r = await StoreReader.open(outFile);
     const pixels = r.info("/diffuse/pixels/intensity").shape[0]!;

@@ -26,7 +26,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
+import { inspectSameRun, StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
 import type { Detector, Vec3 } from "../geometry/models.js";
 import { readExperimentList } from "../dials/experiment-list.js";
 import { readReflectionTable } from "../dials/reflection-table.js";
@@ -219,31 +219,6 @@ function jsonOf(value: unknown): JsonValue {
   ) as JsonValue;
 }
 
-/** Whether `file` is complete and was written by `stage` with exactly `parameters`. */
-async function completeRun(
-  file: string,
-  stage: string,
-  parameters: JsonValue,
-  extra?: (r: StoreReader) => boolean,
-): Promise<boolean> {
-  if (!fs.existsSync(file)) return false;
-  let r: StoreReader | undefined;
-  try {
-    r = await StoreReader.open(file, { waitMs: 0 });
-    const a = r.attrs("/");
-    return (
-      r.state === "complete" &&
-      a.stagelab_stage === stage &&
-      JSON.stringify(a.stagelab_parameters) === JSON.stringify(parameters) &&
-      (extra ? extra(r) : true)
-    );
-  } catch {
-    return false;
-  } finally {
-    r?.close();
-  }
-}
-
 function panelName(i: number): string {
   return `panel_${String(i).padStart(2, "0")}`;
 }
@@ -279,7 +254,9 @@ async function masksStep(
       usable: countUsable(pixelMask),
     };
   };
-  const done = skipAllowed && (await completeRun(file, MASK_STAGE, parameters));
+  const done =
+    skipAllowed &&
+    (await inspectSameRun(file, MASK_STAGE, parameters, (r) => r.state === "complete")) === true;
   opts.onStep?.("masks", { skipped: done, file });
   if (done) {
     const r = await StoreReader.open(file);
@@ -492,12 +469,12 @@ export async function runDiffusePipeline(
     let accumulation: AccumulationStatistics;
     const accDone =
       skipAllowed &&
-      (await completeRun(
+      (await inspectSameRun(
         files.voxels,
         ACC_STAGE,
         accParameters,
-        (r) => r.attrs("/voxels").finalized === true,
-      ));
+        (r) => r.state === "complete" && r.attrs("/voxels").finalized === true,
+      )) === true;
     if (accDone) {
       opts.onStep?.("grid", { skipped: true });
       opts.onStep?.("accumulate", { skipped: true, file: files.voxels });

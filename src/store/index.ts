@@ -15,6 +15,7 @@ export {
   type TreeNode,
   type ReaderOptions,
 } from "./reader.js";
+export { inspectSameRun } from "./same-run.js";
 export { rebuildFromCommitted, type RecoveryReport } from "./recover.js";
 export {
   DTYPES,

@@ -7,8 +7,7 @@
  * holds each frame's sum. The stage reports progress, stops at an AbortSignal with every
  * written frame committed, and resumes where it stopped when called again on the same file.
  */
-import fs from "node:fs";
-import { StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
+import { inspectSameRun, StoreWriter, type JsonValue } from "../store/index.js";
 
 export interface SyntheticScanOptions {
   frames?: number;
@@ -72,7 +71,7 @@ export async function writeSyntheticScan(
 
   let w: StoreWriter;
   let start = 0;
-  if (fs.existsSync(file) && (await sameIncompleteScan(file, parameters))) {
+  if (await inspectSameRun(file, STAGE, parameters, (r) => r.state === "writing")) {
     w = await StoreWriter.open(file, { provenance });
     start = w.dataset("/scan/frames").length;
   } else {
@@ -133,21 +132,4 @@ export async function writeSyntheticScan(
     w.abandon();
   }
   return { file, framesWritten: f - start, resumedFrom: start, complete };
-}
-
-async function sameIncompleteScan(file: string, parameters: JsonValue): Promise<boolean> {
-  let r: StoreReader | undefined;
-  try {
-    r = await StoreReader.open(file, { waitMs: 0 });
-    const root = r.attrs("/");
-    return (
-      r.state === "writing" &&
-      root.stagelab_stage === STAGE &&
-      JSON.stringify(root.stagelab_parameters) === JSON.stringify(parameters)
-    );
-  } catch {
-    return false;
-  } finally {
-    r?.close();
-  }
 }
