@@ -34,11 +34,12 @@
  */
 import fs from "node:fs";
 import { createHash } from "node:crypto";
-import { StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
+import { inspectSameRun, StoreReader, StoreWriter, type JsonValue } from "../store/index.js";
 import type { GlobalVoxelGrid } from "../voxel/grid.js";
 import { laueGroup, symmetryMates, type LaueGroup } from "../symmetry/index.js";
 import {
   MergeAccumulator,
+  OBSERVATION_COLUMNS,
   braggObservations,
   rayPositionMm,
   refineScaling,
@@ -120,17 +121,7 @@ interface PixelObservations extends DiffuseObservations {
   beta: Float64Array;
 }
 
-const COLUMNS = [
-  "voxel",
-  "still",
-  "panel",
-  "qLengthPerA",
-  "xMm",
-  "yMm",
-  "intensity",
-  "sigma",
-  "beta",
-] as const;
+const COLUMNS = [...OBSERVATION_COLUMNS, "beta"] as const;
 
 type Column = (typeof COLUMNS)[number];
 type AnyArray = PixelObservations[Column];
@@ -390,8 +381,8 @@ export async function scaleAndMerge(
 
   const parameters = await parametersOf(pixelsFile, grid, opts);
   if (opts.resume) {
-    const stored = await readIfSame(outFile, parameters);
-    if (stored) return stored;
+    if (await inspectSameRun(outFile, STAGE, parameters, (r) => r.state === "complete"))
+      return { ...(await readScaleMerge(outFile)), resumed: true };
   }
 
   const rPix = await StoreReader.open(pixelsFile);
@@ -691,29 +682,6 @@ export async function scaleAndMerge(
     ...(absolute ? { absolute } : {}),
     resumed: false,
   };
-}
-
-async function readIfSame(
-  file: string,
-  parameters: JsonValue,
-): Promise<ScaleMergeResult | undefined> {
-  if (!fs.existsSync(file)) return undefined;
-  let r: StoreReader | undefined;
-  try {
-    r = await StoreReader.open(file, { waitMs: 0 });
-    const root = r.attrs("/");
-    if (
-      r.state !== "complete" ||
-      root.stagelab_stage !== STAGE ||
-      JSON.stringify(root.stagelab_parameters) !== JSON.stringify(parameters)
-    )
-      return undefined;
-  } catch {
-    return undefined;
-  } finally {
-    r?.close();
-  }
-  return { ...(await readScaleMerge(file)), resumed: true };
 }
 
 /** Reads a complete scale-and-merge output file back into its result (`resumed: true`). */
