@@ -1,42 +1,20 @@
 /**
- * The few vector operations dxtbx applies when it loads models, written in the same operation
- * order as scitbx (vec3.h, mat3.h, math/r3_rotation.h) so the results are bit-for-bit what
- * dxtbx's accessors return, not merely close.
+ * The vector operations dxtbx applies when it loads models, in scitbx's operation order
+ * (vec3.h, mat3.h, math/r3_rotation.h) so the results are bit-for-bit what dxtbx's accessors
+ * return, not merely close. dot, cross and matrix products come from ../geometry/vec3, whose
+ * order is the same; normalize here returns NaN for a zero vector, as scitbx does.
  */
 
 import type { Mat3, Vec3 } from "../geometry/models.js";
+import { cross, dot, mat3Mul } from "../geometry/vec3.js";
 
 /** scitbx::constants::pi_180. */
 export const PI_180 = Math.atan(1) / 45;
-
-export const IDENTITY3: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
-
-export function dot(a: Vec3, b: Vec3): number {
-  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
 
 /** scitbx vec3::normalize: each component divided by the length. */
 export function normalize(v: Vec3): Vec3 {
   const l = Math.sqrt(dot(v, v));
   return [v[0] / l, v[1] / l, v[2] / l];
-}
-
-export function cross(a: Vec3, b: Vec3): Vec3 {
-  return [a[1] * b[2] - b[1] * a[2], a[2] * b[0] - b[2] * a[0], a[0] * b[1] - b[0] * a[1]];
-}
-
-export function mul33(a: Mat3, b: Mat3): Mat3 {
-  return [
-    a[0] * b[0] + a[1] * b[3] + a[2] * b[6],
-    a[0] * b[1] + a[1] * b[4] + a[2] * b[7],
-    a[0] * b[2] + a[1] * b[5] + a[2] * b[8],
-    a[3] * b[0] + a[4] * b[3] + a[5] * b[6],
-    a[3] * b[1] + a[4] * b[4] + a[5] * b[7],
-    a[3] * b[2] + a[4] * b[5] + a[5] * b[8],
-    a[6] * b[0] + a[7] * b[3] + a[8] * b[6],
-    a[6] * b[1] + a[7] * b[4] + a[8] * b[7],
-    a[6] * b[2] + a[7] * b[5] + a[8] * b[8],
-  ];
 }
 
 /** scitbx axis_and_angle_as_matrix (right-handed rotation about `axis`). */
@@ -100,7 +78,7 @@ export function composeFrame(parentGlobal: Frame, local: Frame): Frame {
     local.slow[2],
     local.origin[2],
   ];
-  const d = mul33(p, l);
+  const d = mat3Mul(p, l);
   return {
     fast: [d[0], d[3], d[6]],
     slow: [d[1], d[4], d[7]],

@@ -35,13 +35,12 @@ import { DialsFormatError } from "./errors.js";
 import {
   axisAngleMatrix,
   composeFrame,
-  IDENTITY3,
   LAB_FRAME,
-  mul33,
   normalize,
   PI_180,
   type Frame,
 } from "./dxtbx-math.js";
+import { IDENTITY3, mat3Mul } from "../geometry/vec3.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Dict = { [key: string]: Json };
@@ -488,10 +487,10 @@ class Reader {
       }
       let fixed: Mat3 = [...IDENTITY3];
       for (let i = 0; i < scanAxis; i++)
-        fixed = mul33(axisAngleMatrix(axes[i]!, angles[i]!), fixed);
+        fixed = mat3Mul(axisAngleMatrix(axes[i]!, angles[i]!), fixed);
       let setting: Mat3 = [...IDENTITY3];
       for (let i = scanAxis + 1; i < axes.length; i++) {
-        setting = mul33(axisAngleMatrix(axes[i]!, angles[i]!), setting);
+        setting = mat3Mul(axisAngleMatrix(axes[i]!, angles[i]!), setting);
       }
       // dxtbx keeps the scan axis as given (not normalized) for a multi-axis goniometer.
       g = { rotationAxis: axes[scanAxis]!, fixedRotation: fixed, settingRotation: setting };

@@ -38,6 +38,18 @@ export interface DiffuseObservations {
   sigma: Float64Array;
 }
 
+/** The per-observation columns of DiffuseObservations. */
+export const OBSERVATION_COLUMNS = [
+  "voxel",
+  "still",
+  "panel",
+  "qLengthPerA",
+  "xMm",
+  "yMm",
+  "intensity",
+  "sigma",
+] as const;
+
 export interface BraggObservations {
   count: number;
   /** Index of the reflection's symmetry-unique HKL (0 .. nUnique-1). */
@@ -138,16 +150,7 @@ export function solveSmall(a: Float64Array, b: Float64Array, n: number): Float64
 }
 
 function check(obs: DiffuseObservations) {
-  for (const k of [
-    "voxel",
-    "still",
-    "panel",
-    "qLengthPerA",
-    "xMm",
-    "yMm",
-    "intensity",
-    "sigma",
-  ] as const)
+  for (const k of OBSERVATION_COLUMNS)
     if (obs[k].length < obs.count)
       throw new ScalingError(
         `observation column ${k} has ${obs[k].length} values, expected ${obs.count}`,
