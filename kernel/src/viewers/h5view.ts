@@ -23,8 +23,8 @@ import {
   type DType,
   type StoreArray,
 } from "@stagelab/core";
-import { Widget } from "../widgets/widget.js";
-import { DISPLAY_SYMBOL, type MimeBundle } from "../format.js";
+import { type MimeBundle } from "../format.js";
+import { FileView } from "./file-view.js";
 
 export const WIDGETS_MODULE = "@stagelab/widgets";
 export const WIDGETS_VERSION = "0.1.0";
@@ -116,13 +116,9 @@ function mapAttrs(attrs: Record<string, unknown>): Record<string, string> {
   return out;
 }
 
-export class H5View extends Widget<H5ViewState> {
-  private timer: NodeJS.Timeout | undefined;
-  private polling = false;
-  private preview: MimeBundle = {};
-
+export class H5View extends FileView<H5ViewState> {
   private constructor(
-    private readonly reader: AsyncStoreReader,
+    reader: AsyncStoreReader,
     file: string,
     tree: TreeEntry[],
     selected: string,
@@ -131,6 +127,7 @@ export class H5View extends Widget<H5ViewState> {
     opts: H5ViewOptions,
   ) {
     super(
+      reader,
       {
         modelName: "H5ViewModel",
         modelModule: WIDGETS_MODULE,
@@ -157,9 +154,6 @@ export class H5View extends Widget<H5ViewState> {
           content as { type?: string; id?: string; path?: string; selection?: AxisSelection[] },
         ),
     );
-    this.observe(() => this.schedule(), ["following", "poll_ms"]);
-    this.comm.onClose(() => void this.dispose());
-    this.schedule();
   }
 
   /** Open `file` and build the viewer (use `await h5view(file)` in a cell). */
@@ -183,54 +177,25 @@ export class H5View extends Widget<H5ViewState> {
     }
   }
 
-  override [DISPLAY_SYMBOL](): MimeBundle {
-    return {
-      ...this.preview,
-      ...super[DISPLAY_SYMBOL](),
-      "text/plain": String(this.preview["text/plain"] ?? this.toString()),
-    };
-  }
-
   override toString(): string {
     return `H5View(${JSON.stringify(this.get("file"))})`;
   }
 
-  /** Follow new commits (or stop following). */
-  follow(on = true): void {
-    this.set({ following: on });
-  }
-
-  private schedule(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (!this.get("following") || this.comm.isClosed) return;
-    this.timer = setInterval(() => void this.poll(), Math.max(50, this.get("poll_ms")));
-    this.timer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      const before = new Map(this.get("tree").map((t) => [t.path, t.shape ?? []]));
-      if (!(await this.reader.refresh())) return;
-      const tree = await readTree(this.reader);
-      const status = await this.reader.status();
-      this.set({ tree, sequence: status.sequence, file_state: status.state, error: "" });
-      for (const t of tree) {
-        const old = before.get(t.path);
-        const now = t.shape ?? [];
-        if (t.kind !== "dataset" || !old || old.length === 0 || (now[0] ?? 0) <= (old[0] ?? 0))
-          continue;
-        this.sendCustom({ type: "grown", path: t.path, from: old[0], to: now[0] });
-        if (t.path === this.get("view")?.path) await this.pushIncrement(t, old[0]!, now[0]!);
-      }
-      if (status.state === "complete") this.set({ following: false });
-    } catch (e) {
-      this.set({ error: (e as Error).message });
-    } finally {
-      this.polling = false;
+  protected async pollOnce(): Promise<void> {
+    const before = new Map(this.get("tree").map((t) => [t.path, t.shape ?? []]));
+    if (!(await this.reader.refresh())) return;
+    const tree = await readTree(this.reader);
+    const status = await this.reader.status();
+    this.set({ tree, sequence: status.sequence, file_state: status.state, error: "" });
+    for (const t of tree) {
+      const old = before.get(t.path);
+      const now = t.shape ?? [];
+      if (t.kind !== "dataset" || !old || old.length === 0 || (now[0] ?? 0) <= (old[0] ?? 0))
+        continue;
+      this.sendCustom({ type: "grown", path: t.path, from: old[0], to: now[0] });
+      if (t.path === this.get("view")?.path) await this.pushIncrement(t, old[0]!, now[0]!);
     }
+    if (status.state === "complete") this.set({ following: false });
   }
 
   /** New rows of the dataset on screen, limited to what the view shows of the other axes. */
@@ -312,17 +277,6 @@ export class H5View extends Widget<H5ViewState> {
       );
       offset += p.byteLength;
     });
-  }
-
-  private async dispose(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.reader.close();
-  }
-
-  override close(): void {
-    super.close();
-    void this.dispose();
   }
 }
 

@@ -32,8 +32,8 @@ import {
   type AxisSelection,
   type StoreArray,
 } from "@stagelab/core";
-import { Widget } from "../widgets/widget.js";
-import { DISPLAY_SYMBOL, type MimeBundle } from "../format.js";
+import { type MimeBundle } from "../format.js";
+import { FileView } from "./file-view.js";
 import { WIDGETS_MODULE, WIDGETS_VERSION } from "./h5view.js";
 
 const { fracText } = viewer;
@@ -279,10 +279,7 @@ function defaultPosition(
   }) as Vec3;
 }
 
-export class VoxelView extends Widget<VoxelViewState> {
-  private timer: NodeJS.Timeout | undefined;
-  private polling = false;
-  private preview: MimeBundle = {};
+export class VoxelView extends FileView<VoxelViewState> {
   private ops: LaueOps | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** What the views show (their last request, or the state they published since): pushes
@@ -290,12 +287,13 @@ export class VoxelView extends Widget<VoxelViewState> {
   private shown: { position: Vec3; expand: boolean } | undefined;
 
   private constructor(
-    private readonly reader: AsyncStoreReader,
+    reader: AsyncStoreReader,
     private readonly symmetry: SymmetryModule | undefined,
     state: VoxelViewState,
     ops: LaueOps | undefined,
   ) {
     super(
+      reader,
       {
         modelName: "VoxelViewModel",
         modelModule: WIDGETS_MODULE,
@@ -306,13 +304,10 @@ export class VoxelView extends Widget<VoxelViewState> {
     );
     this.ops = ops;
     this.onCustom((content) => void this.handleRequest(content as Record<string, unknown>));
-    this.observe(() => this.schedule(), ["following", "poll_ms"]);
     this.observe(() => {
       if (this.shown)
         this.shown = { position: this.get("position"), expand: this.get("expand_asu") };
     }, ["position", "expand_asu"]);
-    this.comm.onClose(() => void this.dispose());
-    this.schedule();
   }
 
   /** Open `file` and build the viewer (use `await voxelView(file)` in a cell). */
@@ -370,14 +365,6 @@ export class VoxelView extends Widget<VoxelViewState> {
     }
   }
 
-  override [DISPLAY_SYMBOL](): MimeBundle {
-    return {
-      ...this.preview,
-      ...super[DISPLAY_SYMBOL](),
-      "text/plain": String(this.preview["text/plain"] ?? this.toString()),
-    };
-  }
-
   override toString(): string {
     return `VoxelView(${JSON.stringify(this.get("file"))})`;
   }
@@ -396,11 +383,6 @@ export class VoxelView extends Widget<VoxelViewState> {
   expandAsu(on = true): void {
     if (on && !this.get("expand_available")) throw new Error(this.get("expand_note"));
     this.set({ expand_asu: on });
-  }
-
-  /** Follow new commits (or stop following). */
-  follow(on = true): void {
-    this.set({ following: on });
   }
 
   /** The planes at a position, as the view receives them (for scripts and tests). */
@@ -517,58 +499,42 @@ export class VoxelView extends Widget<VoxelViewState> {
     }
   }
 
-  private schedule(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (!this.get("following") || this.comm.isClosed) return;
-    this.timer = setInterval(() => void this.poll(), Math.max(50, this.get("poll_ms")));
-    this.timer.unref();
-  }
-
-  private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      await this.exclusive(async () => {
-        if (!(await this.reader.refresh())) return;
-        const status = await this.reader.status();
-        const map = await readMapInfo(this.reader, this.get("map").group);
-        const patch: Partial<VoxelViewState> = {
-          sequence: status.sequence,
-          file_state: status.state,
-          error: "",
-        };
-        if (JSON.stringify(map) !== JSON.stringify(this.get("map"))) {
-          const extent = storedExtent(map.shape, map.origin);
-          const { ops, note } = laueOpsFor(this.symmetry, map);
-          this.ops = ops;
-          Object.assign(patch, {
-            map,
-            extent,
-            expanded_extent: ops ? expandedExtent(extent, ops) : null,
-            expand_available: !!ops && map.asu_only,
-            expand_note: ops && !map.asu_only ? "the map is not stored ASU-only" : note,
-          });
-          if (!ops || !map.asu_only) patch.expand_asu = false;
-        }
-        this.set(patch);
-        if (this.shown) {
-          const expand = this.shown.expand && this.get("expand_available");
-          const exp = this.get("expanded_extent");
-          const position = clampPosition(
-            this.shown.position,
-            expand && exp ? exp : this.get("extent"),
-          );
-          for (const a of [0, 1, 2] as Axis[])
-            this.sendPlane("live", await this.readPlane(a, position, expand), expand);
-        }
-        if (status.state === "complete") this.set({ following: false });
-      });
-    } catch (e) {
-      this.set({ error: (e as Error).message });
-    } finally {
-      this.polling = false;
-    }
+  protected async pollOnce(): Promise<void> {
+    await this.exclusive(async () => {
+      if (!(await this.reader.refresh())) return;
+      const status = await this.reader.status();
+      const map = await readMapInfo(this.reader, this.get("map").group);
+      const patch: Partial<VoxelViewState> = {
+        sequence: status.sequence,
+        file_state: status.state,
+        error: "",
+      };
+      if (JSON.stringify(map) !== JSON.stringify(this.get("map"))) {
+        const extent = storedExtent(map.shape, map.origin);
+        const { ops, note } = laueOpsFor(this.symmetry, map);
+        this.ops = ops;
+        Object.assign(patch, {
+          map,
+          extent,
+          expanded_extent: ops ? expandedExtent(extent, ops) : null,
+          expand_available: !!ops && map.asu_only,
+          expand_note: ops && !map.asu_only ? "the map is not stored ASU-only" : note,
+        });
+        if (!ops || !map.asu_only) patch.expand_asu = false;
+      }
+      this.set(patch);
+      if (this.shown) {
+        const expand = this.shown.expand && this.get("expand_available");
+        const exp = this.get("expanded_extent");
+        const position = clampPosition(
+          this.shown.position,
+          expand && exp ? exp : this.get("extent"),
+        );
+        for (const a of [0, 1, 2] as Axis[])
+          this.sendPlane("live", await this.readPlane(a, position, expand), expand);
+      }
+      if (status.state === "complete") this.set({ following: false });
+    });
   }
 
   private describe(): string {
@@ -605,15 +571,8 @@ export class VoxelView extends Widget<VoxelViewState> {
     return bundle;
   }
 
-  private async dispose(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.exclusive(() => this.reader.close()).catch(() => undefined);
-  }
-
-  override close(): void {
-    super.close();
-    void this.dispose();
+  protected override closeReader(): Promise<void> {
+    return this.exclusive(() => this.reader.close()).catch(() => undefined);
   }
 }
 

@@ -1,0 +1,83 @@
+/**
+ * What the file viewers (H5View, VoxelView) share: a read-only reader on the store's thread,
+ * a static preview shown with the widget for readers without a kernel, and a "follow" mode
+ * that polls for new commits while the file is being written.
+ */
+import type { AsyncStoreReader } from "@stagelab/core";
+import { Widget, type WidgetState } from "../widgets/widget.js";
+import { DISPLAY_SYMBOL, type MimeBundle } from "../format.js";
+
+export interface FollowState extends WidgetState {
+  following: boolean;
+  poll_ms: number;
+  error: string;
+}
+
+export abstract class FileView<S extends FollowState> extends Widget<S> {
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  protected preview: MimeBundle = {};
+
+  protected constructor(
+    protected readonly reader: AsyncStoreReader,
+    model: ConstructorParameters<typeof Widget<S>>[0],
+    state: S,
+  ) {
+    super(model, state);
+    this.observe(() => this.schedule(), ["following", "poll_ms"]);
+    this.comm.onClose(() => void this.dispose());
+    this.schedule();
+  }
+
+  /** One poll while following: refresh the reader and push what changed. */
+  protected abstract pollOnce(): Promise<void>;
+
+  /** Closes the reader when the widget goes (VoxelView waits for its queued reads). */
+  protected closeReader(): Promise<void> {
+    return this.reader.close();
+  }
+
+  /** Follow new commits (or stop following). */
+  follow(on = true): void {
+    this.set({ following: on } as Partial<S>);
+  }
+
+  override [DISPLAY_SYMBOL](): MimeBundle {
+    return {
+      ...this.preview,
+      ...super[DISPLAY_SYMBOL](),
+      "text/plain": String(this.preview["text/plain"] ?? this.toString()),
+    };
+  }
+
+  private schedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (!this.get("following") || this.comm.isClosed) return;
+    this.timer = setInterval(() => void this.poll(), Math.max(50, this.get("poll_ms")));
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await this.pollOnce();
+    } catch (e) {
+      this.set({ error: (e as Error).message } as Partial<S>);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async dispose(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.closeReader();
+  }
+
+  override close(): void {
+    super.close();
+    void this.dispose();
+  }
+}
