@@ -460,6 +460,7 @@ export async function runDiffusePipeline(
     const accParameters = jsonOf({
       pixels: (await storeFingerprint(files.pixels)) ?? null,
       ndiv: opts.ndiv ?? 2,
+      positiveSigmaOnly: true,
       dMinA: opts.dMinA ?? null,
       dMaxA: opts.dMaxA ?? null,
       spaceGroup: opts.spaceGroup ?? null,
@@ -518,6 +519,7 @@ export async function runDiffusePipeline(
         acc.commit(); // the layout and an empty map: a viewer can open the file now
         opts.onStep?.("accumulate", { skipped: false, file: files.voxels });
         await acc.addObservationsFromPixelList(files.pixels, {
+          positiveSigmaOnly: true,
           onProgress: (p) => opts.onProgress?.("accumulate", p.rowsDone, p.rowsTotal),
           ...(signal ? { signal } : {}),
         });
@@ -547,6 +549,8 @@ export async function runDiffusePipeline(
           still: i,
           table: await readReflectionTable(s.refl!),
           exposureS: exposure[i]!,
+          experiment: experiments[i]!,
+          ...(opts.corrections !== undefined ? { corrections: opts.corrections } : {}),
         })),
       );
     }

@@ -32,9 +32,11 @@ import {
 } from "../dials/reflection-table.js";
 import { DiffuseInputError } from "../diffuse/errors.js";
 import { Rng } from "./random.js";
+import { pixelCorrections } from "../geometry/corrections.js";
 import {
   DEFAULT_STILLS_TRUTH,
   braggTruth,
+  diffuseLevelTruth,
   diffuseTruth,
   moduleSlowOffsetPx,
   partialityTruth,
@@ -91,14 +93,19 @@ export function stillFileStem(i: number): string {
 
 function drawTruth(p: StillsTruthParams): StillsTruth {
   const stills: StillTruth[] = [];
+  const level = diffuseLevelTruth(p, 0.3);
+  const [oMin, oMax] = p.offsetFraction;
   for (let i = 0; i < p.stills; i++) {
     const rng = new Rng(p.seed, i, 1);
+    const u = rng.rotation();
+    const scale = 0.8 + 0.4 * rng.next();
+    const offset = level * (oMin + (oMax - oMin) * rng.next());
     stills.push({
       index: i,
-      u: rng.rotation(),
+      u,
       exposureS: p.exposureS * (1 + 0.25 * Math.sin(i)),
-      scale: 0.8 + 0.4 * rng.next(),
-      offsetPerSPerSr: p.diffusePerSPerSr * 0.05 * rng.next(),
+      scale,
+      offsetPerSPerSr: i === 0 ? 0 : offset,
       backgroundCounts: 2 + 3 * rng.next(),
     });
   }
@@ -312,6 +319,7 @@ function predictSpots(p: StillsTruthParams, s: StillTruth, beam: Beam, detector:
     kMax = Math.ceil(p.cell.bA / p.dMinA),
     lMax = Math.ceil(p.cell.cA / p.dMinA);
   const spots: Spot[] = [];
+  const shadows = detector.panels.map((panel) => beamstopShadow(p, panel));
   for (let h = -hMax; h <= hMax; h++)
     for (let k = -kMax; k <= kMax; k++)
       for (let l = -lMax; l <= lMax; l++) {
@@ -321,9 +329,9 @@ function predictSpots(p: StillsTruthParams, s: StillTruth, beam: Beam, detector:
         if (qLen > qMax) continue;
         const s1: [number, number, number] = [s0[0] + q[0], s0[1] + q[1], s0[2] + q[2]];
         const s1Len = Math.hypot(s1[0], s1[1], s1[2]);
-        const partiality = partialityTruth(s1Len - invL, qLen);
+        const partiality = partialityTruth(p, s1Len - invL, qLen);
         if (partiality < 0.02) continue;
-        const full = braggTruth(h, k, l, qLen);
+        const full = braggTruth(p, h, k, l, qLen);
         if (full === 0) continue;
         const dir: [number, number, number] = [s1[0] / s1Len, s1[1] / s1Len, s1[2] / s1Len];
         for (let m = 0; m < detector.panels.length; m++) {
@@ -331,6 +339,8 @@ function predictSpots(p: StillsTruthParams, s: StillTruth, beam: Beam, detector:
           const px = rayIntersectionPx(panel, dir);
           if (!px) continue;
           const [fastPx, slowPx] = px;
+          // Only spots whose whole box lies on the panel, outside the beamstop's shadow: the
+          // table's summation integrals are then complete (a real integration flags the rest).
           if (
             fastPx < 0 ||
             slowPx < 0 ||
@@ -338,12 +348,25 @@ function predictSpots(p: StillsTruthParams, s: StillTruth, beam: Beam, detector:
             slowPx >= panel.imageSize[1]
           )
             continue;
+          const edge = SPOT_HALF_BOX_PX + 1;
+          if (
+            fastPx < edge ||
+            slowPx < edge ||
+            fastPx >= panel.imageSize[0] - edge ||
+            slowPx >= panel.imageSize[1] - edge ||
+            shadows[m]![Math.floor(slowPx) * panel.imageSize[0] + Math.floor(fastPx)]
+          )
+            break;
+          // The detector's effects on the spot: polarization, sensor efficiency, air (not the
+          // solid angle: a reflection's counts are an integral over it).
+          const c = pixelCorrections(panel, beam, fastPx, slowPx);
+          const detected = c.solidAngleMult / c.totalMult;
           spots.push({
             hkl: [h, k, l],
             panel: m,
             fastPx,
             slowPx,
-            counts: s.scale * s.exposureS * p.braggCountsPerS * full * partiality,
+            counts: s.scale * s.exposureS * full * partiality * detected,
             partiality,
             s1: [dir[0] * invL, dir[1] * invL, dir[2] * invL],
             dA: 1 / qLen,
@@ -454,7 +477,7 @@ function reflectionTable(
         data[j] = counts[spot.panel]![k]!;
         background[j] = expected[spot.panel]![k]!;
         const fg =
-          (x + 0.5 - spot.fastPx) ** 2 + (y + 0.5 - spot.slowPx) ** 2 <= (3 * SPOT_SIGMA_PX) ** 2;
+          (x + 0.5 - spot.fastPx) ** 2 + (y + 0.5 - spot.slowPx) ** 2 <= (4 * SPOT_SIGMA_PX) ** 2;
         mask[j] = VALID | (fg ? FOREGROUND : BACKGROUND);
         if (fg) {
           sum += data[j]! - background[j]!;

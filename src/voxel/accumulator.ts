@@ -571,7 +571,9 @@ export class VoxelAccumulator {
 
   /**
    * Stream a corrected pixel-list file (`/diffuse/pixels`, src/diffuse/pixel-list.ts) in
-   * slabs through addObservations. `stillCrystals` registers the orientations of stills the
+   * slabs through addObservations. `positiveSigmaOnly` skips rows without a positive sigma (a
+   * pixel that counted 0, whose Poisson variance estimate is 0), as the inverse-variance merge
+   * must: the diffuse pipeline sets it so its accumulator and merge count the same observations. `stillCrystals` registers the orientations of stills the
    * grid does not know yet (keyed by the file's `still` column). Observations added before an
    * abort stay added.
    */
@@ -582,6 +584,7 @@ export class VoxelAccumulator {
       onProgress?: (p: { rowsDone: number; rowsTotal: number; binned: number }) => void;
       signal?: AbortSignal;
       slabRows?: number;
+      positiveSigmaOnly?: boolean;
     } = {},
   ): Promise<{ rows: number; binned: number }> {
     this.requireAccumulating("add observations");
@@ -599,7 +602,10 @@ export class VoxelAccumulator {
       opts.slabRows ?? 262144,
       opts.signal,
       (still, q, inten, sig, first, total) => {
-        binned += this.addObservations(still, q, inten, sig);
+        const kept = opts.positiveSigmaOnly
+          ? withPositiveSigma(q, inten, sig)
+          : { q, intensity: inten, sigma: sig };
+        binned += this.addObservations(still, kept.q, kept.intensity, kept.sigma);
         opts.onProgress?.({ rowsDone: first + inten.length, rowsTotal: total, binned });
       },
       true,
@@ -946,4 +952,27 @@ export class VoxelAccumulator {
     this.reader = undefined;
     this.state = "closed";
   }
+}
+
+/** The rows of a pixel-list slab whose sigma is > 0 (the slab itself when all are). */
+function withPositiveSigma(
+  q: Float64Array,
+  intensity: Float64Array,
+  sigma: Float64Array,
+): { q: Float64Array; intensity: Float64Array; sigma: Float64Array } {
+  let n = 0;
+  for (let k = 0; k < sigma.length; k++) if (sigma[k]! > 0) n++;
+  if (n === sigma.length) return { q, intensity, sigma };
+  const out = {
+    q: new Float64Array(3 * n),
+    intensity: new Float64Array(n),
+    sigma: new Float64Array(n),
+  };
+  for (let k = 0, j = 0; k < sigma.length; k++) {
+    if (!(sigma[k]! > 0)) continue;
+    out.q.set(q.subarray(3 * k, 3 * k + 3), 3 * j);
+    out.intensity[j] = intensity[k]!;
+    out.sigma[j++] = sigma[k]!;
+  }
+  return out;
 }
