@@ -34,3 +34,5 @@ export { GlobalVoxelGrid, VoxelAccumulator } from "./voxel/index.js";
 export type * from "./voxel/index.js";
 export type * from "./scaling/index.js";
 export type * from "./scattering/index.js";
+export * as superres from "./superres/index.js";
+export type * from "./superres/index.js";

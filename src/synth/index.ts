@@ -7,3 +7,12 @@ export {
 } from "./scan.js";
 export * from "./stills.js";
 export * from "./stills-truth.js";
+export {
+  syntheticStem4d,
+  stemAberrationMatrix,
+  DEFAULT_STEM4D,
+  type SyntheticStem4dOptions,
+  type ResolvedStem4dOptions,
+  type SyntheticStem4d,
+  type Stem4dTruth,
+} from "./stem.js";
