@@ -36,3 +36,5 @@ export type * from "./scaling/index.js";
 export type * from "./scattering/index.js";
 export * as superres from "./superres/index.js";
 export type * from "./superres/index.js";
+export * as npy from "./formats/npy.js";
+export { readNpy, writeNpy, NpyReader } from "./formats/npy.js";

@@ -32,3 +32,52 @@ export { fitAberrations, type AberrationFit, type AberrationFitOptions } from ".
 export { ShiftAndAdd, standardBrightField } from "./reconstruct.js";
 export { fourierRingCorrelation, fourierUpsample } from "./frc.js";
 export { superResolve, type SuperResOptions, type SuperResResult } from "./pipeline.js";
+export * from "./cache-errors.js";
+export {
+  Datacube,
+  listDatacubes,
+  EMD_DATACUBE_RE,
+  type DatacubeEntry,
+  type DatacubeKind,
+  type OpenDatacubeOptions,
+} from "./input.js";
+export {
+  SuperResCache,
+  SuperResCacheReader,
+  BlockGrid,
+  chooseLayout,
+  cachePathFor,
+  cacheTimestamp,
+  findCaches,
+  listCaches,
+  inspectCache,
+  readCacheSnapshot,
+  judgeCache,
+  planResume,
+  deleteBigFT,
+  deleteCache,
+  cleanupCaches,
+  blockFromPlanes,
+  planesFromBlock,
+  CACHE_VERSION,
+  type CacheArray,
+  type SuperResParameters,
+  type DatacubeIdentity,
+  type ResumeExpectation,
+  type ResumePlan,
+  type CacheVerdict,
+  type CacheSnapshot,
+  type CacheListing,
+  type CacheMeta,
+  type ParameterChange,
+  type CreateCacheOptions,
+  type LayoutChoice,
+} from "./cache.js";
+export {
+  writeSuperResRun,
+  listSuperResRuns,
+  readSuperResRun,
+  RESULTS_GROUP,
+  type SuperResRun,
+  type RunSummary,
+} from "./results.js";

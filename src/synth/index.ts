@@ -16,3 +16,11 @@ export {
   type SyntheticStem4d,
   type Stem4dTruth,
 } from "./stem.js";
+export {
+  writeEmdDatacubes,
+  emdDatacubePath,
+  EMD_DATACUBES_GROUP,
+  type EmdDatacube,
+  type EmdAxis,
+  type EmdWriteOptions,
+} from "./emd.js";
