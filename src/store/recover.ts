@@ -9,8 +9,8 @@
  * one. A crash during recovery leaves the original untouched (the copy has its own name).
  */
 import fs from "node:fs";
-import type { H5Lib } from "./h5lib.js";
-import { H5File } from "./h5file.js";
+import { H5CallFailure, MAX_CALL_BYTES, type H5Lib, type Metadata } from "./h5lib.js";
+import { ATTR_TYPES, H5File } from "./h5file.js";
 import {
   BOOK_GROUP,
   COMMIT_DATASET,
@@ -19,8 +19,8 @@ import {
   readTracked,
   writeCommit,
 } from "./bookkeeping.js";
-import { itemBytes } from "./dtype.js";
-import { CorruptFileError, StoreError } from "./errors.js";
+import { h5TypeMetadata, itemBytes, type DType } from "./dtype.js";
+import { CorruptFileError, HDF5CallError, StoreError } from "./errors.js";
 
 export interface RecoveryReport {
   file: string;
@@ -56,13 +56,13 @@ export function rebuildFromCommitted(lib: H5Lib, path: string): RecoveryReport {
     report.sequence = commit?.sequence ?? 0;
     dst = H5File.open(lib, tmp, "w");
     const objects = src.list("/", true).sort();
-    dst.writeAttrs("/", src.readAttrs("/"));
+    copyAttrs(lib, src, dst, "/");
     for (const p of objects) {
       if (p === COMMIT_DATASET) continue;
       const kind = src.kind(p);
       if (kind === "group") {
         dst.createGroup(p);
-        dst.writeAttrs(p, src.readAttrs(p));
+        copyAttrs(lib, src, dst, p);
         continue;
       }
       if (kind !== "dataset") {
@@ -81,7 +81,17 @@ export function rebuildFromCommitted(lib: H5Lib, path: string): RecoveryReport {
         committed === undefined
           ? (layout.shape[0] ?? 0)
           : Math.min(committed, layout.shape[0] ?? 0);
-      const shape = [rows, ...layout.shape.slice(1)];
+      // Untracked datasets keep their whole extent (scalars included: shape []).
+      const shape = committed === undefined ? layout.shape : [rows, ...layout.shape.slice(1)];
+      if (committed !== undefined) report.keptRows[p] = rows;
+      if (layout.chunks === null) {
+        // Contiguous (or compact: h5wasm reports both as "no chunks"). Such a dataset cannot
+        // be resized, so it is created at full size with its data in the same call.
+        copyContiguous(lib, src, dst, p, layout.dtype, shape);
+        dst.tagDatasetDtype(p, layout.dtype);
+        copyAttrs(lib, src, dst, p);
+        continue;
+      }
       const compressor = layout.filters.at(-1);
       dst.createDataset(
         p,
@@ -92,9 +102,8 @@ export function rebuildFromCommitted(lib: H5Lib, path: string): RecoveryReport {
         compressor ? { id: compressor.id, options: compressor.options } : null,
       );
       dst.tagDatasetDtype(p, layout.dtype);
-      dst.writeAttrs(p, src.readAttrs(p));
-      if (committed !== undefined) report.keptRows[p] = rows;
-      copyRows(src, dst, p, shape, itemBytes(layout.dtype), layout.chunks?.[0] ?? 1);
+      copyAttrs(lib, src, dst, p);
+      copyRows(src, dst, p, shape, itemBytes(layout.dtype), layout.chunks[0] ?? 1);
     }
     // The rebuilt file continues under a writer: it is "writing" until that writer closes.
     prepareBookkeeping(dst, tracked, "writing");
@@ -115,6 +124,122 @@ export function rebuildFromCommitted(lib: H5Lib, path: string): RecoveryReport {
     if (src.isOpen) src.close();
     fs.rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/**
+ * Copy a non-chunked dataset. Up to the per-call limit it stays contiguous, byte for byte:
+ * the whole dataset is read into the heap and the copy is created from it in one call.
+ * Larger ones (which could not be created that way) become chunked, uncompressed, with the
+ * same fixed extent and about 1 MiB of whole rows per chunk.
+ */
+function copyContiguous(
+  lib: H5Lib,
+  src: H5File,
+  dst: H5File,
+  p: string,
+  dtype: DType,
+  shape: number[],
+): void {
+  const elements = shape.reduce((a, b) => a * b, 1);
+  const bytes = elements * itemBytes(dtype);
+  if (bytes > MAX_CALL_BYTES) {
+    const rowBytes = (bytes / (shape[0] ?? 1)) | 0;
+    const chunkRows = Math.max(1, Math.min(shape[0] ?? 1, Math.floor((1 << 20) / rowBytes)));
+    dst.createDataset(p, dtype, shape, shape, [chunkRows, ...shape.slice(1)], null);
+    copyRows(src, dst, p, shape, itemBytes(dtype), chunkRows);
+    return;
+  }
+  const parent = p.slice(0, p.lastIndexOf("/")) || "/";
+  dst.createGroup(parent);
+  const M = lib.M;
+  const ptr = lib.scratch(Math.max(bytes, 16));
+  const meta = {
+    ...h5TypeMetadata(dtype),
+    shape: shape.map(BigInt),
+    maxshape: shape.map(BigInt),
+    chunks: null,
+    compression: 0,
+    compression_opts: [],
+    track_order: false,
+  };
+  const step = (what: string, file: H5File, fn: () => unknown) => {
+    try {
+      lib.call(fn);
+    } catch (e) {
+      if (!(e instanceof H5CallFailure)) throw e;
+      throw new HDF5CallError(`${what} failed`, {
+        file: file.path,
+        dataset: p,
+        hdf5Detail: e.detail,
+      });
+    }
+  };
+  // A null selection reads the whole dataset (scalars too) in its own element type.
+  if (elements > 0) {
+    step("reading data", src, () => M.get_dataset_data(src.fid, p, null, null, null, BigInt(ptr)));
+  }
+  step("creating dataset", dst, () => M.create_dataset(dst.fid, p, BigInt(ptr), meta as never));
+}
+
+const H5T_INTEGER = 0;
+const H5T_FLOAT = 1;
+const H5T_COMPOUND = 6;
+
+/** Fixed-size numbers, and compounds of them (e.g. complex): safe to copy as raw bytes. */
+function isPlainNumeric(meta: Metadata): boolean {
+  if (meta.vlen) return false;
+  if (meta.type === H5T_INTEGER || meta.type === H5T_FLOAT) return true;
+  if (meta.type !== H5T_COMPOUND) return false;
+  const members = (meta.compound_type?.members ?? []) as Metadata[];
+  return members.length > 0 && members.every(isPlainNumeric);
+}
+
+/**
+ * Copy an object's attributes. Everything goes through the store's attribute codec (strings,
+ * JSON, the decode-tag table); numeric attributes are then re-created from their raw bytes
+ * with their original HDF5 type, since the codec reads every number back as float64 (an
+ * h5py `int32` attribute must stay `int32`) and has no compound attributes.
+ */
+function copyAttrs(lib: H5Lib, src: H5File, dst: H5File, p: string): void {
+  dst.writeAttrs(p, src.readAttrs(p));
+  const M = lib.M;
+  for (const name of src.attrNames(p)) {
+    if (name === ATTR_TYPES) continue;
+    const where = `${p}@${name}`;
+    const call = (what: string, file: H5File, fn: () => unknown) => {
+      try {
+        lib.call(fn);
+      } catch (e) {
+        if (!(e instanceof H5CallFailure)) throw e;
+        throw new HDF5CallError(`${what} failed`, {
+          file: file.path,
+          dataset: where,
+          hdf5Detail: e.detail,
+        });
+      }
+    };
+    let meta: Metadata | undefined;
+    call("reading attribute metadata", src, () => {
+      meta = M.get_attribute_metadata(src.fid, p, name);
+    });
+    if (!meta?.shape || !isPlainNumeric(meta)) continue;
+    const shape = meta.shape.map(Number);
+    const nbytes = shape.reduce((a, b) => a * b, 1) * meta.size;
+    const ptr = lib.scratch(Math.max(nbytes, 16));
+    call("reading attribute", src, () => M.get_attribute_data(src.fid, p, name, BigInt(ptr)));
+    if (dst.attrNames(p).includes(name)) {
+      call("replacing attribute", dst, () => M.delete_attribute(dst.fid, p, name));
+    }
+    const create = {
+      ...meta,
+      shape: shape.map(BigInt),
+      maxshape: shape.map(BigInt),
+      chunks: null,
+    };
+    call("writing attribute", dst, () =>
+      M.create_attribute(dst.fid, p, name, BigInt(ptr), create as never),
+    );
   }
 }
 
