@@ -38,3 +38,4 @@ export * as superres from "./superres/index.js";
 export type * from "./superres/index.js";
 export * as npy from "./formats/npy.js";
 export { readNpy, writeNpy, NpyReader } from "./formats/npy.js";
+export * as array from "./array/index.js";
