@@ -13,7 +13,14 @@
  * with `NpyDtypeError`.
  */
 import fs from "node:fs";
-import { allocate, itemBytes, lanes, type DType, type TypedArrayFor } from "../store/dtype.js";
+import {
+  allocate,
+  dtypeOfTypedArray,
+  itemBytes,
+  lanes,
+  type DType,
+  type TypedArrayFor,
+} from "../store/dtype.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 /** numpy pads the whole preamble (magic + version + length + header) to this. */
@@ -485,26 +492,13 @@ export interface NpyWriteOptions {
   version?: 1 | 2 | 3;
 }
 
-function defaultDtype(data: ArrayBufferView): DType {
-  if (data instanceof Float64Array) return "float64";
-  if (data instanceof Float32Array) return "float32";
-  if (data instanceof Int8Array) return "int8";
-  if (data instanceof Int16Array) return "int16";
-  if (data instanceof Int32Array) return "int32";
-  if (data instanceof BigInt64Array) return "int64";
-  if (data instanceof Uint16Array) return "uint16";
-  if (data instanceof Uint32Array) return "uint32";
-  if (data instanceof BigUint64Array) return "uint64";
-  return "uint8";
-}
-
 /** The bytes of a .npy file holding `data` (C-ordered) with `shape`. */
 export function encodeNpy(
   data: TypedArrayFor[DType],
   shape: number[],
   opts: NpyWriteOptions = {},
 ): Uint8Array {
-  const dtype = opts.dtype ?? defaultDtype(data);
+  const dtype = opts.dtype ?? dtypeOfTypedArray(data);
   const n = shape.reduce((a, b) => a * b, 1);
   const elem = itemBytes(dtype);
   if (

@@ -208,3 +208,17 @@ export function dtypeFromMetadata(meta: Metadata): DType | { unsupported: string
   }
   return { unsupported: `HDF5 type class ${meta.type}` };
 }
+
+/** The dtype a typed array holds by its element type (Uint8Array and anything else: uint8). */
+export function dtypeOfTypedArray(a: ArrayBufferView): DType {
+  if (a instanceof Float64Array) return "float64";
+  if (a instanceof Float32Array) return "float32";
+  if (a instanceof Int8Array) return "int8";
+  if (a instanceof Int16Array) return "int16";
+  if (a instanceof Uint16Array) return "uint16";
+  if (a instanceof Int32Array) return "int32";
+  if (a instanceof Uint32Array) return "uint32";
+  if (a instanceof BigInt64Array) return "int64";
+  if (a instanceof BigUint64Array) return "uint64";
+  return "uint8";
+}

@@ -23,7 +23,14 @@ import {
   UnsupportedDtypeError,
   WriterCrashedError,
 } from "./errors.js";
-import { dtypeFromMetadata, h5TypeMetadata, view, type DType, type TypedArray } from "./dtype.js";
+import {
+  dtypeFromMetadata,
+  dtypeOfTypedArray,
+  h5TypeMetadata,
+  view,
+  type DType,
+  type TypedArray,
+} from "./dtype.js";
 
 export type OpenMode = "r" | "Sr" | "a" | "w" | "x";
 
@@ -500,7 +507,7 @@ export class H5File {
       return "bool";
     }
     if (ArrayBuffer.isView(value)) {
-      const dtype = typedArrayDType(value);
+      const dtype = dtypeOfTypedArray(value);
       numeric(dtype, asBytes(value), [value.length]);
       return undefined;
     }
@@ -515,19 +522,6 @@ export class H5File {
     strings([JSON.stringify(value)], []);
     return "json";
   }
-}
-
-function typedArrayDType(a: TypedArray): DType {
-  if (a instanceof Float64Array) return "float64";
-  if (a instanceof Float32Array) return "float32";
-  if (a instanceof Int8Array) return "int8";
-  if (a instanceof Uint8Array) return "uint8";
-  if (a instanceof Int16Array) return "int16";
-  if (a instanceof Uint16Array) return "uint16";
-  if (a instanceof Int32Array) return "int32";
-  if (a instanceof Uint32Array) return "uint32";
-  if (a instanceof BigInt64Array) return "int64";
-  return "uint64";
 }
 
 export interface Slab {

@@ -163,23 +163,26 @@ function copyContiguous(
     compression_opts: [],
     track_order: false,
   };
-  const step = (what: string, file: H5File, fn: () => unknown) => {
-    try {
-      lib.call(fn);
-    } catch (e) {
-      if (!(e instanceof H5CallFailure)) throw e;
-      throw new HDF5CallError(`${what} failed`, {
-        file: file.path,
-        dataset: p,
-        hdf5Detail: e.detail,
-      });
-    }
-  };
+  const step = (what: string, file: H5File, fn: () => unknown) => callNamed(lib, what, file, p, fn);
   // A null selection reads the whole dataset (scalars too) in its own element type.
   if (elements > 0) {
     step("reading data", src, () => M.get_dataset_data(src.fid, p, null, null, null, BigInt(ptr)));
   }
   step("creating dataset", dst, () => M.create_dataset(dst.fid, p, BigInt(ptr), meta as never));
+}
+
+/** An HDF5 call whose failure becomes an HDF5CallError naming the step, file and object. */
+function callNamed(lib: H5Lib, what: string, file: H5File, where: string, fn: () => unknown): void {
+  try {
+    lib.call(fn);
+  } catch (e) {
+    if (!(e instanceof H5CallFailure)) throw e;
+    throw new HDF5CallError(`${what} failed`, {
+      file: file.path,
+      dataset: where,
+      hdf5Detail: e.detail,
+    });
+  }
 }
 
 const H5T_INTEGER = 0;
@@ -207,18 +210,8 @@ function copyAttrs(lib: H5Lib, src: H5File, dst: H5File, p: string): void {
   for (const name of src.attrNames(p)) {
     if (name === ATTR_TYPES) continue;
     const where = `${p}@${name}`;
-    const call = (what: string, file: H5File, fn: () => unknown) => {
-      try {
-        lib.call(fn);
-      } catch (e) {
-        if (!(e instanceof H5CallFailure)) throw e;
-        throw new HDF5CallError(`${what} failed`, {
-          file: file.path,
-          dataset: where,
-          hdf5Detail: e.detail,
-        });
-      }
-    };
+    const call = (what: string, file: H5File, fn: () => unknown) =>
+      callNamed(lib, what, file, where, fn);
     let meta: Metadata | undefined;
     call("reading attribute metadata", src, () => {
       meta = M.get_attribute_metadata(src.fid, p, name);

@@ -18,6 +18,7 @@ import {
   type DType,
   type TypedArrayFor,
 } from "../store/index.js";
+import { dtypeOfTypedArray } from "../store/dtype.js";
 
 export const EMD_DATACUBES_GROUP = "/version_1/data/datacubes";
 
@@ -60,17 +61,6 @@ const DEFAULT_AXES: [EmdAxis, EmdAxis, EmdAxis, EmdAxis] = [
   { name: "detector_x", units: "pixels" },
 ];
 
-function dtypeOf(data: ArrayBufferView): DType {
-  if (data instanceof Float32Array) return "float32";
-  if (data instanceof Float64Array) return "float64";
-  if (data instanceof Uint16Array) return "uint16";
-  if (data instanceof Uint32Array) return "uint32";
-  if (data instanceof Int16Array) return "int16";
-  if (data instanceof Int32Array) return "int32";
-  if (data instanceof Int8Array) return "int8";
-  return "uint8";
-}
-
 /**
  * Write datacubes as datacube_000, datacube_001, ... of a new EMD 1.0 file (through the
  * store: one writer, SWMR-readable, marked complete at the end). Returns the dataset paths.
@@ -90,7 +80,7 @@ export async function writeEmdDatacubes(
     const paths = cubes.map((cube, i) => {
       const ds = emdDatacubePath(i);
       const group = ds.slice(0, -"/data".length);
-      const dtype = cube.dtype ?? dtypeOf(cube.data);
+      const dtype = cube.dtype ?? dtypeOfTypedArray(cube.data);
       const n = cube.shape.reduce((a, b) => a * b, 1);
       if (cube.data.length !== n) {
         throw new ShapeMismatchError(
