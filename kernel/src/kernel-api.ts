@@ -18,6 +18,8 @@ export interface KernelApi {
   display(bundle: MimeBundle, opts?: DisplayOptions): void;
   clearOutput(wait: boolean): void;
   input(prompt: string, password: boolean): Promise<string>;
+  /** Aborts at the next kernel interrupt (then a fresh signal takes its place). */
+  interruptSignal(): AbortSignal;
 }
 
 const KEY = Symbol.for("stagelab.kernel");

@@ -16,6 +16,14 @@ export { DISPLAY_SYMBOL, formatValue, type MimeBundle } from "./format.js";
 export { Comm, type CommMessage, type TargetHandler } from "./comm.js";
 export * as widgets from "./widgets/index.js";
 
+/**
+ * An AbortSignal that fires when the user interrupts the kernel (the stop button): pass it to
+ * a stage (`{ signal: interruptSignal() }`) so its background work stops with the cell.
+ */
+export function interruptSignal(): AbortSignal {
+  return kernelApi().interruptSignal();
+}
+
 /** Ask the user for a line of text (a stdin input_request to the frontend). */
 export function input(prompt = ""): Promise<string> {
   return kernelApi().input(prompt, false);

@@ -47,6 +47,7 @@ export class KernelSession {
   /** The last execute_request: the parent for output that has no context of its own. */
   private lastExecute: Message | undefined;
   private pendingInput: { resolve: (s: string) => void; reject: (e: Error) => void } | undefined;
+  private interruption = new AbortController();
   private readonly realStdoutWrite = process.stdout.write.bind(process.stdout);
   private readonly realStderrWrite = process.stderr.write.bind(process.stderr);
 
@@ -66,6 +67,7 @@ export class KernelSession {
       display: (bundle, o) => this.display(bundle, o),
       clearOutput: (wait) => this.publish("clear_output", { wait }),
       input: (prompt, password) => this.input(prompt, password),
+      interruptSignal: () => this.interruption.signal,
     });
     registerWidgetControl();
   }
@@ -362,6 +364,12 @@ export class KernelSession {
   }
 
   private interrupt(): void {
+    // Stages given interruptSignal() stop their background work too: tslab only rejects the
+    // cell's promise, and an awaited stage would otherwise run on.
+    this.interruption.abort(
+      Object.assign(new Error("kernel interrupted"), { name: "InterruptError" }),
+    );
+    this.interruption = new AbortController();
     this.executor.interrupt();
     if (this.pendingInput) {
       const p = this.pendingInput;

@@ -1062,61 +1062,6 @@ export async function planResume(expect: ResumeExpectation): Promise<ResumePlan>
   };
 }
 
-// ---- block layouts -------------------------------------------------------------------------
-
-/**
- * Cache block data [sy, sx, h, w] (complex interleaved when `im` is given) from per-pixel
- * planes [h * w, sy, sx] with separate real and imaginary parts: the layout the scan FFT
- * produces (one contiguous image per detector pixel).
- */
-export function blockFromPlanes(
-  re: Float64Array,
-  im: Float64Array | undefined,
-  pixels: number,
-  scan: [number, number],
-): Float64Array {
-  const n = scan[0] * scan[1];
-  if (re.length !== pixels * n || (im && im.length !== re.length)) {
-    throw new RangeError(
-      `planes need ${pixels} x ${scan[0]} x ${scan[1]} values, got ${re.length}`,
-    );
-  }
-  const lanes = im ? 2 : 1;
-  const out = new Float64Array(re.length * lanes);
-  for (let p = 0; p < pixels; p++) {
-    for (let s = 0; s < n; s++) {
-      const o = (s * pixels + p) * lanes;
-      out[o] = re[p * n + s]!;
-      if (im) out[o + 1] = im[p * n + s]!;
-    }
-  }
-  return out;
-}
-
-/** The inverse of blockFromPlanes. */
-export function planesFromBlock(
-  data: Float64Array,
-  complex: boolean,
-  pixels: number,
-  scan: [number, number],
-): { re: Float64Array; im?: Float64Array } {
-  const n = scan[0] * scan[1];
-  const lanes = complex ? 2 : 1;
-  if (data.length !== pixels * n * lanes) {
-    throw new RangeError(`block needs ${pixels * n * lanes} values, got ${data.length}`);
-  }
-  const re = new Float64Array(pixels * n);
-  const im = complex ? new Float64Array(pixels * n) : undefined;
-  for (let p = 0; p < pixels; p++) {
-    for (let s = 0; s < n; s++) {
-      const o = (s * pixels + p) * lanes;
-      re[p * n + s] = data[o]!;
-      if (im) im[p * n + s] = data[o + 1]!;
-    }
-  }
-  return im ? { re, im } : { re };
-}
-
 // ---- writing a cache ---------------------------------------------------------------------
 
 export interface CreateCacheOptions extends ResumeExpectation {

@@ -31,6 +31,16 @@ export { findShifts, type ShiftEstimate } from "./shifts.js";
 export { fitAberrations, type AberrationFit, type AberrationFitOptions } from "./aberrations.js";
 export { ShiftAndAdd, standardBrightField } from "./reconstruct.js";
 export { fourierRingCorrelation, fourierUpsample } from "./frc.js";
+export {
+  blockFromPlanes,
+  planesFromBlock,
+  bigFTOfBlock,
+  correlationsOfBlock,
+  shiftsOfBlock,
+  fitShiftMaps,
+  Reconstruction,
+  type ShiftFitOptions,
+} from "./blocks.js";
 export { superResolve, type SuperResOptions, type SuperResResult } from "./pipeline.js";
 export * from "./cache-errors.js";
 export {
@@ -57,8 +67,6 @@ export {
   deleteBigFT,
   deleteCache,
   cleanupCaches,
-  blockFromPlanes,
-  planesFromBlock,
   CACHE_VERSION,
   type CacheArray,
   type SuperResParameters,
@@ -81,3 +89,13 @@ export {
   type SuperResRun,
   type RunSummary,
 } from "./results.js";
+export {
+  SuperResSession,
+  resultsFileFor,
+  type SuperResSessionOptions,
+  type StepRunOptions,
+  type StepReport,
+  type DetectResult,
+  type ShiftMaps,
+  type ReconstructResult,
+} from "./stages.js";

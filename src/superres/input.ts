@@ -200,12 +200,19 @@ export class Datacube {
   }
 
   /**
-   * Detector pixels [y0, y0 + h) x [x0, x0 + w) at every scan position, as float64:
-   * shape [sy, sx, h, w].
+   * Detector pixels [y0, y0 + h) x [x0, x0 + w) at every scan position (or at scan rows
+   * [scanRow0, scanRow0 + scanRows)), as float64: shape [sy (or scanRows), sx, h, w].
    */
-  readDetectorBlock(y0: number, x0: number, h: number, w: number): Float64Array {
-    const [sy, sx] = this.shape;
-    return toFloat64(this.readBlock([0, 0, y0, x0], [sy, sx, h, w]).data);
+  readDetectorBlock(
+    y0: number,
+    x0: number,
+    h: number,
+    w: number,
+    scanRow0 = 0,
+    scanRows = this.shape[0] - scanRow0,
+  ): Float64Array {
+    const sx = this.shape[1];
+    return toFloat64(this.readBlock([scanRow0, 0, y0, x0], [scanRows, sx, h, w]).data);
   }
 
   /**

@@ -4,11 +4,11 @@
  * correlations, shifts and the aberration fit, reconstruction.
  *
  * The reconstruction uses the pixels that pass the quality threshold and that the fit kept
- * (an outlier's shift is wrong, and would smear its image over the result), each moved back
- * by its measured shift minus the fitted offset t: shifts relative to the disk centre rather
- * than to the reference pixel, so the super-resolved image sits where the standard BF does.
+ * (an outlier's shift is wrong, and would smear its image over the result): see
+ * Reconstruction in blocks.ts.
  */
-import { fitAberrations, type AberrationFit } from "./aberrations.js";
+import { type AberrationFit } from "./aberrations.js";
+import { fitShiftMaps, Reconstruction } from "./blocks.js";
 import {
   correlateSpectra,
   gaussianFilter,
@@ -19,8 +19,6 @@ import {
 import {
   cropBounds,
   detectBrightField,
-  detectorOffsets,
-  diskPixels,
   meanDiffraction,
   requireShape4,
   type BrightFieldDisk,
@@ -28,7 +26,6 @@ import {
   type Shape4,
 } from "./disk.js";
 import { requireInteger } from "./errors.js";
-import { ShiftAndAdd, standardBrightField } from "./reconstruct.js";
 import { findShifts } from "./shifts.js";
 
 export interface SuperResOptions {
@@ -109,38 +106,16 @@ export function superResolve(
     shiftXPx.set(found.shiftXPx, pixels[0]);
     quality.set(found.quality, pixels[0]);
   }
-  const k = detectorOffsets(bounds, disk);
-  const fit = fitAberrations(k.offsetYPx, k.offsetXPx, shiftYPx, shiftXPx, quality, {
+  const fit = fitShiftMaps(bounds, disk, shiftYPx, shiftXPx, quality, {
     qualityThreshold: threshold,
     defocusSign: options.defocusSign ?? 1,
   });
-  const inDisk = new Uint8Array(nCrop);
-  for (const i of diskPixels(bounds, disk)) inDisk[i] = 1;
-  const shiftAndAdd = new ShiftAndAdd(sy, sx, factor);
-  const standardBf = new Float64Array(sy * sx);
-  let pixelsReconstructed = 0;
+  const recon = new Reconstruction(sy, sx, factor, bounds, disk, shiftYPx, shiftXPx, fit);
   for (const pixels of blocks) {
-    const use = pixels.filter((i) => fit.used[i] === 1);
-    const bright = pixels.filter((i) => inDisk[i] === 1);
-    if (use.length) {
-      shiftAndAdd.add(
-        virtualImages(data, shape, bounds, use),
-        use.length,
-        Float64Array.from(use, (i) => shiftYPx[i]! - fit.offsetPx[0]),
-        Float64Array.from(use, (i) => shiftXPx[i]! - fit.offsetPx[1]),
-      );
-      pixelsReconstructed += use.length;
-    }
-    if (bright.length)
-      standardBrightField(
-        virtualImages(data, shape, bounds, bright),
-        bright.length,
-        sy,
-        sx,
-        standardBf,
-      );
+    const need = recon.needed(pixels);
+    if (need.length) recon.add(need, virtualImages(data, shape, bounds, need));
   }
-  const { image, weight } = shiftAndAdd.result();
+  const { superRes, superResWeight } = recon.result();
   return {
     disk,
     bounds,
@@ -149,10 +124,10 @@ export function superResolve(
     shiftXPx,
     quality,
     fit,
-    superRes: image,
-    superResWeight: weight,
-    standardBf,
+    superRes,
+    superResWeight,
+    standardBf: recon.standardBf,
     factor,
-    pixelsReconstructed,
+    pixelsReconstructed: recon.pixelsReconstructed,
   };
 }

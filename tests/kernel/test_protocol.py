@@ -200,6 +200,30 @@ class ExecuteTests(KernelCase):
             self.drain()
             self.assertEqual(self.result_text("kept + 1"), "42")
 
+    def test_interrupt_signal_stops_background_work(self):
+        # The interrupted cell's declarations are not kept: it reports on globalThis.
+        msg_id = self.kc.execute(
+            'import { interruptSignal } from "@stagelab/kernel";\n'
+            "const sig = interruptSignal();\n"
+            'const probe = { stoppedBy: "", ticksAfter: 0 };\n'
+            "(globalThis as Record<string, unknown>).probe = probe;\n"
+            "const timer = setInterval(() => { if (sig.aborted) probe.ticksAfter++; }, 5);\n"
+            'sig.addEventListener("abort", () => { probe.stoppedBy = (sig.reason as Error).name; clearInterval(timer); });\n'
+            "await new Promise(() => {});"
+        )
+        time.sleep(1.0)
+        self.km.interrupt_kernel()
+        self.assertEqual(self.reply_for(msg_id)["content"]["ename"], "InterruptError")
+        self.drain()
+        time.sleep(0.1)
+        self.assertEqual(
+            self.result_text(
+                'import { interruptSignal } from "@stagelab/kernel";\n'
+                "const { stoppedBy, ticksAfter } = (globalThis as Record<string, any>).probe;\n"
+                "[stoppedBy, ticksAfter, interruptSignal().aborted].join()"
+            ),
+            '"InterruptError,0,false"',
+        )
 
 class CommTests(KernelCase):
     def send_shell(self, msg_type, content, buffers=()):

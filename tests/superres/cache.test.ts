@@ -12,7 +12,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
   BlockGrid,
-  blockFromPlanes,
   cachePathFor,
   cacheTimestamp,
   chooseLayout,
@@ -21,7 +20,6 @@ import {
   findCaches,
   inspectCache,
   listCaches,
-  planesFromBlock,
   planResume,
   SuperResCache,
   SuperResCacheReader,
@@ -29,6 +27,7 @@ import {
   type ResumeExpectation,
   type SuperResParameters,
 } from "../../src/superres/cache.js";
+import { blockFromPlanes, planesFromBlock } from "../../src/superres/blocks.js";
 import {
   CacheForeignError,
   CacheFormatError,

@@ -4,9 +4,8 @@
  * StoreWriter, but every method returns a promise. A thread is started on first use and
  * ends when its last handle closes; it keeps the process alive only while a call is pending.
  */
-import fs from "node:fs";
-import { Worker } from "node:worker_threads";
-import { fileURLToPath } from "node:url";
+import type { Worker } from "node:worker_threads";
+import { spawnModuleWorker } from "./spawn.js";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
 import { nodeEndpoint } from "./endpoint.js";
 import type { StoreThreadApi } from "./store-thread.js";
@@ -19,16 +18,7 @@ import type { FileState } from "../bookkeeping.js";
 import { STORE_ERROR_CLASSES, StoreError, StoreLockedError, type LockHolder } from "../errors.js";
 
 function spawnThread(): Worker {
-  const js = new URL("./store-thread.js", import.meta.url);
-  if (fs.existsSync(fileURLToPath(js))) return new Worker(js);
-  // Running from TypeScript sources (tests under tsx): register tsx's loader in the worker
-  // before loading the entry (a worker's --import hooks are not applied to its entry file).
-  const ts = new URL("./store-thread.ts", import.meta.url).href;
-  const api = import.meta.resolve("tsx/esm/api");
-  return new Worker(
-    `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`,
-    { eval: true },
-  );
+  return spawnModuleWorker(new URL("./store-thread", import.meta.url));
 }
 
 /** One worker thread with its own HDF5 instance. */

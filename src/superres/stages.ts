@@ -1,0 +1,764 @@
+/**
+ * The five super-resolution steps as cell-callable stages over the cache file: each reports
+ * progress, stops at an AbortSignal between blocks (what it finished stays valid), and
+ * continues where a previous session (or a killed process) left off.
+ *
+ *   const s = await SuperResSession.open("scan.emd");   // finds a usable cache, or none
+ *   await s.detect();       // 1: bright-field disk and crop; creates the cache
+ *   await s.computeBigFT(); // 2: bigFT into the cache, block by block
+ *   await s.correlate();    // 3: correlations with the smoothed reference image
+ *   s.findShifts();         // 4: shift and quality maps, aberration fit
+ *   await s.reconstruct();  // 5: super-resolved image, standard BF; a results run in the main file
+ *
+ * Memory. Steps 2 and 5 read the datacube in bands of detector rows (every scan position)
+ * sized to the memory budget; blocks are transformed in worker threads while the main thread
+ * reads and writes. When the whole crop fits the budget it is read once and every worker is
+ * busy ("memory" mode); otherwise band by band, with as many blocks in flight as the budget
+ * allows ("streaming" mode). Results do not depend on the mode, the block order or the
+ * number of workers: every block is computed by the same pure function.
+ *
+ * Resume. `open` takes the newest cache of the main file that holds this datacube (its
+ * fingerprint) and whose step-3+ parameters are compatible (changed ones invalidate only the
+ * steps they feed); its step-1 results (disk, crop) are adopted. Blocks stamped complete are
+ * never recomputed. `fresh: true` ignores existing caches.
+ */
+import os from "node:os";
+import path from "node:path";
+import fs from "node:fs";
+import { StoreWriter } from "../store/index.js";
+import type { AberrationFit } from "./aberrations.js";
+import { bandImages, fitShiftMaps, Reconstruction, shiftsOfBlock } from "./blocks.js";
+import {
+  BlockGrid,
+  cacheTimestamp,
+  deleteBigFT,
+  listCaches,
+  planResume,
+  SuperResCache,
+  type DatacubeIdentity,
+  type ResumePlan,
+  type SuperResParameters,
+} from "./cache.js";
+import { CacheStepError } from "./cache-errors.js";
+import { ComputePool } from "./compute-pool.js";
+import { gaussianFilter } from "./correlate.js";
+import { cropBounds, detectBrightField, type BrightFieldDisk, type CropBounds } from "./disk.js";
+import { requireInteger, SuperResError } from "./errors.js";
+import { Datacube } from "./input.js";
+import { listSuperResRuns, writeSuperResRun } from "./results.js";
+
+export interface SuperResSessionOptions {
+  /** Dataset in an HDF5 main file (default: the only or first EMD datacube). */
+  dataset?: string;
+  /** Step 1: crop margin beyond the disk radius, detector px. Default 2. */
+  cropMarginPx?: number;
+  /** Step 3: Gaussian sigma of the reference image, scan px. Default 0.5. */
+  referenceSmoothing?: number;
+  /** Step 3: reference pixel in the crop; default its centre (crop shape // 2). */
+  referencePixel?: [number, number];
+  /** Step 4: pixels below this quality are left out of the fit. Default 0.1. */
+  qualityThreshold?: number;
+  /** Step 4: only crop pixels within this distance of the disk centre, detector px. Default: the disk radius. */
+  detectorRadius?: number;
+  /** Step 4: the 180-degree convention of the fit. Default +1. */
+  defocusSign?: 1 | -1;
+  /** Step 5: upsampling factor. Default 4. */
+  upscaleFactor?: number;
+  /** Bytes the stages may hold at once. Default min(2 GiB, half the machine's memory). */
+  memoryBudgetBytes?: number;
+  /** Worker threads for steps 2-3. Default os.availableParallelism(). */
+  workers?: number;
+  /** Detector block shape [by, bx] of a new cache (default chosen for the explorer's reads). */
+  blockShape?: [number, number];
+  /** Ignore existing caches: start a new one. */
+  fresh?: boolean;
+  /** An HDF5 main file in the pre-1.10 format must be upgraded (copied once) to take results. */
+  upgradeFormat?: boolean;
+}
+
+export interface StepRunOptions {
+  /** Blocks done (including those a previous run finished) of the step's total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Stops between blocks; finished blocks stay in the cache. */
+  signal?: AbortSignal;
+}
+
+export interface StepReport {
+  step: 1 | 2 | 3 | 4 | 5;
+  /** False when the signal stopped it (run it again to continue). */
+  complete: boolean;
+  /** Blocks complete now / in all. */
+  blocksDone: number;
+  blocksTotal: number;
+  /** Blocks this call computed (the rest were complete already). */
+  blocksComputed: number;
+  /** "memory": the crop was read whole, "streaming": in bands (steps 2 and 5). */
+  mode?: "memory" | "streaming";
+  seconds: number;
+}
+
+export interface DetectResult {
+  disk: BrightFieldDisk;
+  bounds: CropBounds;
+  /** [detY, detX] mean diffraction pattern (undefined when adopted from a cache). */
+  meanDiffraction?: Float64Array;
+  /** True when step 1 came from an existing cache. */
+  fromCache: boolean;
+}
+
+export interface ShiftMaps {
+  /** [cropY * cropX], scan px relative to the reference image. */
+  shiftYPx: Float64Array;
+  shiftXPx: Float64Array;
+  quality: Float64Array;
+  fit: AberrationFit;
+}
+
+export interface ReconstructResult {
+  /** [scanY * factor, scanX * factor] and its sample weight. */
+  superRes: Float64Array;
+  superResWeight: Float64Array;
+  /** [scanY, scanX]. */
+  standardBf: Float64Array;
+  referenceImage: Float64Array;
+  factor: number;
+  pixelsReconstructed: number;
+  /** The file and group the run was saved to. */
+  resultsFile: string;
+  group: string;
+}
+
+/** Bytes per element the block math holds per block in flight (input, split complex, output, HDF5 copy). */
+const BYTES_PER_BLOCK_ELEMENT = 56;
+/** Largest single read from the datacube (h5wasm's heap is 2 GiB). */
+const MAX_READ_BYTES = 128 * 1024 * 1024;
+
+function defaultBudget(): number {
+  return Math.min(2 * 1024 ** 3, os.totalmem() / 2);
+}
+
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/** Where results go: the main file, or for a .npy input an HDF5 file beside it. */
+export function resultsFileFor(mainFile: string, kind: Datacube["kind"]): string {
+  if (kind !== "npy") return mainFile;
+  const dir = path.dirname(mainFile);
+  return path.join(dir, `${path.basename(mainFile, ".npy")}_superres_results.h5`);
+}
+
+export class SuperResSession {
+  private disk?: BrightFieldDisk;
+  private bounds?: CropBounds;
+  private cacheFile?: string;
+  private step = 0;
+  private maps?: ShiftMaps;
+  private referenceImg?: Float64Array;
+  private readonly budget: number;
+  private readonly workers: number;
+
+  private constructor(
+    readonly datacube: Datacube,
+    readonly identity: DatacubeIdentity,
+    private readonly options: SuperResSessionOptions,
+    /** What `open` found: the cache it continues, or why it starts fresh. */
+    readonly resumePlan: ResumePlan,
+  ) {
+    this.budget = options.memoryBudgetBytes ?? defaultBudget();
+    this.workers = options.workers ?? os.availableParallelism();
+    if (!(this.budget > 0))
+      throw new SuperResError("memoryBudgetBytes", `must be > 0, got ${this.budget}`);
+    requireInteger("workers", this.workers, 1);
+  }
+
+  /** Open a main file's datacube and find a cache to continue (see the module comment). */
+  static async open(file: string, options: SuperResSessionOptions = {}): Promise<SuperResSession> {
+    const datacube = await Datacube.open(file, options.dataset ? { dataset: options.dataset } : {});
+    try {
+      const identity: DatacubeIdentity = {
+        file,
+        dataset: datacube.dataset,
+        shape: datacube.shape,
+        dtype: datacube.dtype,
+        fingerprint: datacube.fingerprint(),
+      };
+      let plan: ResumePlan = { action: "fresh", reasons: ["fresh: true was asked for"] };
+      let adopted: SuperResParameters | undefined;
+      if (!options.fresh) {
+        // Step 1's results come from the newest cache of this very datacube; planResume then
+        // judges the later parameters against it.
+        for (const l of await listCaches(file)) {
+          const meta = l.snapshot?.meta;
+          if (l.status === "ok" && meta?.datacube?.fingerprint === identity.fingerprint) {
+            const { cropBounds: cb, bfCenter, bfRadius } = meta.parameters;
+            adopted = { cropBounds: cb, bfCenter, bfRadius, referenceSmoothing: 0 };
+            break;
+          }
+        }
+        plan = adopted
+          ? await planResume({ datacube: identity, parameters: withLater(adopted, options) })
+          : { action: "fresh", reasons: ["no cache of this datacube beside the main file"] };
+      }
+      const s = new SuperResSession(datacube, identity, options, plan);
+      if (plan.action === "resume" && adopted) {
+        s.cacheFile = plan.cache;
+        s.step = plan.stepCompleted;
+        const [y0, y1, x0, x1] = adopted.cropBounds;
+        s.bounds = { y0, y1, x0, x1 };
+        s.disk = {
+          centerYPx: adopted.bfCenter[0],
+          centerXPx: adopted.bfCenter[1],
+          radiusPx: adopted.bfRadius,
+        };
+      }
+      return s;
+    } catch (e) {
+      datacube.close();
+      throw e;
+    }
+  }
+
+  /** The last completed step (0 before detect). */
+  get stepCompleted(): number {
+    return this.step;
+  }
+
+  /** The cache file (after step 1). */
+  get cache(): string | undefined {
+    return this.cacheFile;
+  }
+
+  get brightField(): { disk: BrightFieldDisk; bounds: CropBounds } | undefined {
+    return this.disk && this.bounds ? { disk: this.disk, bounds: this.bounds } : undefined;
+  }
+
+  /** Step 4's maps and fit, once found. */
+  get shifts(): ShiftMaps | undefined {
+    return this.maps;
+  }
+
+  /** The parameters of the cache (step 1's results and the options). */
+  get parameters(): SuperResParameters {
+    const { disk, bounds } = this.requireDetected();
+    return withLater(
+      {
+        cropBounds: [bounds.y0, bounds.y1, bounds.x0, bounds.x1],
+        bfCenter: [disk.centerYPx, disk.centerXPx],
+        bfRadius: disk.radiusPx,
+        referenceSmoothing: 0,
+      },
+      this.options,
+    );
+  }
+
+  private requireDetected(): { disk: BrightFieldDisk; bounds: CropBounds } {
+    if (!this.disk || !this.bounds)
+      throw new CacheStepError(this.identity.file, "run detect() (step 1) first");
+    return { disk: this.disk, bounds: this.bounds };
+  }
+
+  private requireStep(step: number, what: string): void {
+    if (this.step < step)
+      throw new CacheStepError(
+        this.cacheFile ?? this.identity.file,
+        `${what} needs step ${step} (step ${this.step} is the last completed)`,
+      );
+  }
+
+  private cropShape(): [number, number] {
+    const { bounds } = this.requireDetected();
+    return [bounds.y1 - bounds.y0, bounds.x1 - bounds.x0];
+  }
+
+  private async openCache(): Promise<SuperResCache> {
+    return SuperResCache.open(this.cacheFile!, {
+      datacube: this.identity,
+      parameters: this.parameters,
+    });
+  }
+
+  /**
+   * Step 1: the mean diffraction pattern (read in bands of scan rows), the bright-field disk
+   * and the crop; creates the cache. Adopted from the cache when `open` found one (pass
+   * `again: true` to detect anyway, which starts a new cache).
+   */
+  async detect(opts: StepRunOptions & { again?: boolean } = {}): Promise<DetectResult> {
+    if (this.step >= 1 && !opts.again) {
+      const { disk, bounds } = this.requireDetected();
+      return { disk, bounds, fromCache: true };
+    }
+    const [sy, sx, dy, dx] = this.datacube.shape;
+    const frameBytes = sx * dy * dx * 8;
+    const rows = Math.max(1, Math.floor(Math.min(this.budget / 4, MAX_READ_BYTES) / frameBytes));
+    const sum = new Float64Array(dy * dx);
+    for (let y = 0; y < sy; y += rows) {
+      if (aborted(opts.signal)) throw new SuperResError("signal", "step 1 was stopped");
+      const n = Math.min(rows, sy - y);
+      const band = this.datacube.readDetectorBlock(0, 0, dy, dx, y, n);
+      for (let o = 0; o < band.length; o += dy * dx)
+        for (let d = 0; d < dy * dx; d++) sum[d]! += band[o + d]!;
+      opts.onProgress?.(y + n, sy);
+      await yieldToEventLoop();
+    }
+    const mean = sum.map((v) => v / (sy * sx));
+    const disk = detectBrightField(mean, dy, dx);
+    const bounds = cropBounds(disk, dy, dx, this.options.cropMarginPx ?? 2);
+    this.disk = disk;
+    this.bounds = bounds;
+    this.maps = undefined;
+    this.referenceImg = undefined;
+    const cache = await SuperResCache.create({
+      datacube: this.identity,
+      parameters: this.parameters,
+      ...(this.options.blockShape ? { blockShape: this.options.blockShape } : {}),
+    });
+    cache.close();
+    this.cacheFile = cache.path;
+    this.step = 1;
+    return { disk, bounds, meanDiffraction: mean, fromCache: false };
+  }
+
+  /**
+   * Bands of detector block rows for reading the crop: as many block rows per band as half
+   * the budget holds (at least one), and how many blocks may be in flight beside a band.
+   */
+  private bandPlan(grid: BlockGrid): {
+    rowsPerBand: number;
+    inFlight: number;
+    mode: "memory" | "streaming";
+  } {
+    const [sy, sx] = this.datacube.scanShape;
+    const [by, bx] = grid.blockShape;
+    const blockRowBytes = sy * sx * by * grid.cropShape[1] * 8;
+    const rowsPerBand = Math.max(
+      1,
+      Math.min(grid.counts[0], Math.floor(this.budget / 2 / blockRowBytes)),
+    );
+    const blockBytes = sy * sx * by * bx * BYTES_PER_BLOCK_ELEMENT;
+    const left = this.budget - rowsPerBand * blockRowBytes;
+    const inFlight = Math.max(1, Math.min(this.workers, Math.floor(left / blockBytes)));
+    return {
+      rowsPerBand,
+      inFlight,
+      mode: rowsPerBand >= grid.counts[0] ? "memory" : "streaming",
+    };
+  }
+
+  /** Crop rows [r0, r0 + h) at every scan position: [sy, sx, h, cropX], in reads of bounded size. */
+  private async readCropBand(
+    r0: number,
+    h: number,
+    signal?: AbortSignal,
+  ): Promise<Float64Array | undefined> {
+    const { bounds } = this.requireDetected();
+    const [sy, sx] = this.datacube.scanShape;
+    const cropX = bounds.x1 - bounds.x0;
+    const rowBytes = sx * h * cropX * 8;
+    const step = Math.max(1, Math.floor(MAX_READ_BYTES / rowBytes));
+    const out = new Float64Array(sy * sx * h * cropX);
+    for (let y = 0; y < sy; y += step) {
+      if (aborted(signal)) return undefined;
+      const n = Math.min(step, sy - y);
+      out.set(
+        this.datacube.readDetectorBlock(bounds.y0 + r0, bounds.x0, h, cropX, y, n),
+        y * sx * h * cropX,
+      );
+      await yieldToEventLoop();
+    }
+    return out;
+  }
+
+  /**
+   * Step 2: bigFT = fft2 over the scan axes of the cropped datacube, into the cache, block by
+   * block (see the module comment for memory and parallelism). The explorer can follow it.
+   */
+  async computeBigFT(opts: StepRunOptions = {}): Promise<StepReport> {
+    this.requireStep(1, "computeBigFT");
+    const t0 = performance.now();
+    const cache = await this.openCache();
+    const grid = cache.grid;
+    const plan = this.bandPlan(grid);
+    const [sy, sx] = this.datacube.scanShape;
+    const cropX = grid.cropShape[1];
+    const pending = new Set(cache.pendingBlocks("bigFT"));
+    const total = grid.total;
+    let done = total - pending.size;
+    let computed = 0;
+    opts.onProgress?.(done, total);
+    const pool = pending.size ? new ComputePool(Math.min(this.workers, pending.size)) : undefined;
+    const flight = new InFlight(plan.inFlight);
+    let stopped = false;
+    try {
+      for (let row = 0; row < grid.counts[0] && !stopped; row += plan.rowsPerBand) {
+        const rows = Math.min(plan.rowsPerBand, grid.counts[0] - row);
+        const blocks: number[] = [];
+        for (let r = row; r < row + rows; r++)
+          for (let c = 0; c < grid.counts[1]; c++) {
+            const b = r * grid.counts[1] + c;
+            if (pending.has(b)) blocks.push(b);
+          }
+        if (!blocks.length) continue;
+        const r0 = row * grid.blockShape[0];
+        const h = Math.min(rows * grid.blockShape[0], grid.cropShape[0] - r0);
+        const band = await this.readCropBand(r0, h, opts.signal);
+        if (!band) {
+          stopped = true;
+          break;
+        }
+        for (const b of blocks) {
+          if (aborted(opts.signal)) {
+            stopped = true;
+            break;
+          }
+          const blk = grid.block(b);
+          const data = gatherBlock(band, sy * sx, h, cropX, blk.y0 - r0, blk.x0, blk.h, blk.w);
+          await flight.add(
+            pool!.bigFT(data, sy, sx, blk.h * blk.w).then((out) => {
+              cache.writeBlock("bigFT", b, out);
+              computed++;
+              done++;
+              opts.onProgress?.(done, total);
+            }),
+          );
+        }
+      }
+      await flight.drain();
+      if (!stopped && !aborted(opts.signal)) {
+        cache.completeStep(2);
+        this.step = Math.max(this.step, 2);
+      }
+      cache.close();
+    } catch (e) {
+      await flight.settle();
+      cache.abandon();
+      throw e;
+    } finally {
+      await pool?.close();
+    }
+    return {
+      step: 2,
+      complete: this.step >= 2,
+      blocksDone: done,
+      blocksTotal: total,
+      blocksComputed: computed,
+      mode: plan.mode,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+
+  /** Step 3's reference image: the reference pixel's virtual image, Gaussian-smoothed. */
+  referenceImage(): Float64Array {
+    if (!this.referenceImg) {
+      const { bounds } = this.requireDetected();
+      const p = this.parameters;
+      const [wy, wx] = p.referencePixel ?? [
+        (bounds.y1 - bounds.y0) >> 1,
+        (bounds.x1 - bounds.x0) >> 1,
+      ];
+      const [sy, sx] = this.datacube.scanShape;
+      const image = this.datacube.readDetectorBlock(bounds.y0 + wy, bounds.x0 + wx, 1, 1);
+      this.referenceImg = gaussianFilter(image, sy, sx, p.referenceSmoothing);
+    }
+    return this.referenceImg;
+  }
+
+  /** Step 3: correlations of every cached bigFT block with the reference image, into the cache. */
+  async correlate(opts: StepRunOptions = {}): Promise<StepReport> {
+    this.requireStep(2, "correlate");
+    const t0 = performance.now();
+    const reference = this.referenceImage();
+    const cache = await this.openCache();
+    const grid = cache.grid;
+    const [sy, sx] = this.datacube.scanShape;
+    const pending = cache.pendingBlocks("correlations");
+    const total = grid.total;
+    let done = total - pending.length;
+    let computed = 0;
+    opts.onProgress?.(done, total);
+    const [by, bx] = grid.blockShape;
+    const inFlight = Math.max(
+      1,
+      Math.min(
+        this.workers,
+        Math.floor(this.budget / (sy * sx * by * bx * BYTES_PER_BLOCK_ELEMENT)),
+      ),
+    );
+    const flight = new InFlight(inFlight);
+    const pool = pending.length
+      ? new ComputePool(Math.min(this.workers, pending.length))
+      : undefined;
+    const reader = pending.length ? await cache.openReader() : undefined;
+    const normalization = this.parameters.normalization ?? true;
+    try {
+      for (const b of pending) {
+        if (aborted(opts.signal)) break;
+        const blk = grid.block(b);
+        const spectra = await reader!.readBlock("bigFT", b);
+        await flight.add(
+          pool!
+            .correlations(spectra, sy, sx, blk.h * blk.w, reference, normalization)
+            .then((out) => {
+              cache.writeBlock("correlations", b, out);
+              computed++;
+              done++;
+              opts.onProgress?.(done, total);
+            }),
+        );
+      }
+      await flight.drain();
+      if (done === total) {
+        cache.completeStep(3);
+        this.step = Math.max(this.step, 3);
+      }
+      cache.close();
+    } catch (e) {
+      await flight.settle();
+      cache.abandon();
+      throw e;
+    } finally {
+      await reader?.close();
+      await pool?.close();
+    }
+    return {
+      step: 3,
+      complete: done === total,
+      blocksDone: done,
+      blocksTotal: total,
+      blocksComputed: computed,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
+
+  /** Step 4: shift and quality maps from the cached correlations, and the aberration fit. */
+  async findShifts(opts: StepRunOptions = {}): Promise<ShiftMaps> {
+    this.requireStep(3, "findShifts");
+    const { disk, bounds } = this.requireDetected();
+    const cache = await this.openCache();
+    try {
+      const reader = await cache.openReader();
+      const grid = cache.grid;
+      const [sy, sx] = this.datacube.scanShape;
+      const cropX = grid.cropShape[1];
+      const n = grid.cropShape[0] * cropX;
+      const shiftYPx = new Float64Array(n);
+      const shiftXPx = new Float64Array(n);
+      const quality = new Float64Array(n);
+      try {
+        for (let b = 0; b < grid.total; b++) {
+          if (aborted(opts.signal)) throw new SuperResError("signal", "step 4 was stopped");
+          const blk = grid.block(b);
+          const found = shiftsOfBlock(
+            await reader.readBlock("correlations", b),
+            sy,
+            sx,
+            blk.h * blk.w,
+          );
+          for (let i = 0; i < blk.h; i++)
+            for (let j = 0; j < blk.w; j++) {
+              const c = (blk.y0 + i) * cropX + blk.x0 + j;
+              shiftYPx[c] = found.shiftYPx[i * blk.w + j]!;
+              shiftXPx[c] = found.shiftXPx[i * blk.w + j]!;
+              quality[c] = found.quality[i * blk.w + j]!;
+            }
+          opts.onProgress?.(b + 1, grid.total);
+        }
+      } finally {
+        await reader.close();
+      }
+      const p = this.parameters;
+      const fit = fitShiftMaps(bounds, disk, shiftYPx, shiftXPx, quality, {
+        qualityThreshold: p.qualityThreshold!,
+        detectorRadiusPx: p.detectorRadius!,
+        defocusSign: this.options.defocusSign ?? 1,
+      });
+      cache.completeStep(4, {
+        detectorRadius: p.detectorRadius!,
+        qualityThreshold: p.qualityThreshold!,
+      });
+      cache.close();
+      this.step = Math.max(this.step, 4);
+      this.maps = { shiftYPx, shiftXPx, quality, fit };
+      return this.maps;
+    } catch (e) {
+      cache.abandon();
+      throw e;
+    }
+  }
+
+  /**
+   * Step 5: shift-and-add of the pixels the fit used, the standard BF and the reference
+   * image, saved as a results run (`/superres_results/run_<timestamp>/`) in the main file.
+   */
+  async reconstruct(opts: StepRunOptions = {}): Promise<ReconstructResult> {
+    this.requireStep(3, "reconstruct");
+    const maps = this.maps ?? (await this.findShifts());
+    const { disk, bounds } = this.requireDetected();
+    const [sy, sx] = this.datacube.scanShape;
+    const [cropY, cropX] = this.cropShape();
+    const p = this.parameters;
+    const factor = p.upscaleFactor!;
+    const recon = new Reconstruction(
+      sy,
+      sx,
+      factor,
+      bounds,
+      disk,
+      maps.shiftYPx,
+      maps.shiftXPx,
+      maps.fit,
+    );
+    const rowBytes = sy * sx * cropX * 8;
+    const rowsPerBand = Math.max(1, Math.min(cropY, Math.floor(this.budget / 3 / rowBytes)));
+    for (let r0 = 0; r0 < cropY; r0 += rowsPerBand) {
+      const h = Math.min(rowsPerBand, cropY - r0);
+      const need = recon.needed(Int32Array.from({ length: h * cropX }, (_, i) => r0 * cropX + i));
+      if (need.length) {
+        const band = await this.readCropBand(r0, h, opts.signal);
+        if (!band) throw new SuperResError("signal", "step 5 was stopped");
+        recon.add(need, bandImages(band, sy, sx, h, cropX, r0, need));
+      }
+      opts.onProgress?.(r0 + h, cropY);
+    }
+    const { superRes, superResWeight } = recon.result();
+    const referenceImage = this.referenceImage();
+    const resultsFile = resultsFileFor(this.identity.file, this.datacube.kind);
+    if (!fs.existsSync(resultsFile)) (await StoreWriter.create(resultsFile)).close();
+    const group = await writeSuperResRun(
+      resultsFile,
+      {
+        timestamp: await freeTimestamp(resultsFile),
+        bfCenter: [disk.centerYPx, disk.centerXPx],
+        bfRadius: disk.radiusPx,
+        cropBounds: [bounds.y0, bounds.y1, bounds.x0, bounds.x1],
+        upscaleFactor: factor,
+        referenceSmoothing: p.referenceSmoothing,
+        detectorRadius: p.detectorRadius!,
+        qualityThreshold: p.qualityThreshold!,
+        cacheFile: this.cacheFile!,
+        shiftY: maps.shiftYPx,
+        shiftX: maps.shiftXPx,
+        quality: maps.quality,
+        scanShape: [sy, sx],
+        superresImage: superRes,
+        standardBf: recon.standardBf,
+        referenceImage,
+      },
+      this.options.upgradeFormat ? { upgradeFormat: true } : {},
+    );
+    const cache = await this.openCache();
+    try {
+      cache.completeStep(5, { upscaleFactor: factor });
+      cache.close();
+    } catch (e) {
+      cache.abandon();
+      throw e;
+    }
+    this.step = 5;
+    return {
+      superRes,
+      superResWeight,
+      standardBf: recon.standardBf,
+      referenceImage,
+      factor,
+      pixelsReconstructed: recon.pixelsReconstructed,
+      resultsFile,
+      group,
+    };
+  }
+
+  /** Delete bigFT from the cache (after step 3) to reclaim its space. */
+  async deleteBigFT(): Promise<{ bytesBefore: number; bytesAfter: number }> {
+    this.requireStep(3, "deleteBigFT");
+    return deleteBigFT(this.cacheFile!);
+  }
+
+  /** Close the datacube (the cache is closed after every step). */
+  close(): void {
+    this.datacube.close();
+  }
+}
+
+/** The parameters a cache records, step 1's from `first`, the rest from the options. */
+function withLater(first: SuperResParameters, o: SuperResSessionOptions): SuperResParameters {
+  return {
+    cropBounds: first.cropBounds,
+    bfCenter: first.bfCenter,
+    bfRadius: first.bfRadius,
+    referenceSmoothing: o.referenceSmoothing ?? 0.5,
+    ...(o.referencePixel ? { referencePixel: o.referencePixel } : {}),
+    normalization: true,
+    detectorRadius: o.detectorRadius ?? first.bfRadius,
+    qualityThreshold: o.qualityThreshold ?? 0.1,
+    upscaleFactor: o.upscaleFactor ?? 4,
+  };
+}
+
+/** Block [y, y + h) x [x, x + w) of a band [n, bandH, bandW] as a fresh [n, h, w] array. */
+function gatherBlock(
+  band: Float64Array,
+  n: number,
+  bandH: number,
+  bandW: number,
+  y: number,
+  x: number,
+  h: number,
+  w: number,
+): Float64Array {
+  const out = new Float64Array(n * h * w);
+  for (let s = 0; s < n; s++)
+    for (let i = 0; i < h; i++) {
+      const from = (s * bandH + y + i) * bandW + x;
+      out.set(band.subarray(from, from + w), (s * h + i) * w);
+    }
+  return out;
+}
+
+/** A results-group timestamp not taken yet in the file (now, or the next free second). */
+async function freeTimestamp(file: string): Promise<string> {
+  const taken = new Set((await listSuperResRuns(file)).map((r) => r.timestamp));
+  let t = Date.now();
+  while (taken.has(cacheTimestamp(new Date(t)))) t += 1000;
+  return cacheTimestamp(new Date(t));
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * At most `limit` promises pending: add() waits for a free place. The first failure is
+ * rethrown by add() or drain(); settle() waits for all without throwing (cleanup paths).
+ */
+class InFlight {
+  private readonly pending = new Set<Promise<void>>();
+  private failure: unknown;
+  private failed = false;
+
+  constructor(private readonly limit: number) {}
+
+  async add(p: Promise<void>): Promise<void> {
+    const tracked = p.then(
+      () => void this.pending.delete(tracked),
+      (e) => {
+        this.pending.delete(tracked);
+        if (!this.failed) {
+          this.failed = true;
+          this.failure = e;
+        }
+      },
+    );
+    this.pending.add(tracked);
+    while (this.pending.size >= this.limit) await Promise.race(this.pending);
+    if (this.failed) throw this.failure;
+  }
+
+  async drain(): Promise<void> {
+    await this.settle();
+    if (this.failed) throw this.failure;
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+}
