@@ -153,6 +153,7 @@ export class SuperResSession {
   private bounds?: CropBounds;
   private cacheFile?: string;
   private step = 0;
+  private running: Promise<unknown> = Promise.resolve();
   private maps?: ShiftMaps;
   private referenceImg?: Float64Array;
   private readonly budget: number;
@@ -283,14 +284,21 @@ export class SuperResSession {
    * and the crop; creates the cache. Adopted from the cache when `open` found one (pass
    * `again: true` to detect anyway, which starts a new cache).
    */
-  async detect(opts: StepRunOptions & { again?: boolean } = {}): Promise<DetectResult> {
+  detect(opts: StepRunOptions & { again?: boolean } = {}): Promise<DetectResult> {
+    return this.serial(() => this.detectNow(opts));
+  }
+
+  private async detectNow(opts: StepRunOptions & { again?: boolean }): Promise<DetectResult> {
     if (this.step >= 1 && !opts.again) {
       const { disk, bounds } = this.requireDetected();
       return { disk, bounds, fromCache: true };
     }
     const [sy, sx, dy, dx] = this.datacube.shape;
     const frameBytes = sx * dy * dx * 8;
-    const rows = Math.max(1, Math.floor(Math.min(this.budget / 4, MAX_READ_BYTES) / frameBytes));
+    const rows = Math.max(
+      1,
+      Math.floor(Math.min(this.budget / 8, MAX_READ_BYTES / 4) / frameBytes),
+    );
     const sum = new Float64Array(dy * dx);
     for (let y = 0; y < sy; y += rows) {
       if (aborted(opts.signal)) throw new SuperResError("signal", "step 1 was stopped");
@@ -326,6 +334,7 @@ export class SuperResSession {
   private bandPlan(grid: BlockGrid): {
     rowsPerBand: number;
     inFlight: number;
+    blocksPerTask: number;
     mode: "memory" | "streaming";
   } {
     const [sy, sx] = this.datacube.scanShape;
@@ -338,9 +347,11 @@ export class SuperResSession {
     const blockBytes = sy * sx * by * bx * BYTES_PER_BLOCK_ELEMENT;
     const left = this.budget - rowsPerBand * blockRowBytes;
     const inFlight = Math.max(1, Math.min(this.workers, Math.floor(left / blockBytes)));
+    const blocksPerTask = Math.max(1, Math.floor(left / inFlight / blockBytes));
     return {
       rowsPerBand,
       inFlight,
+      blocksPerTask,
       mode: rowsPerBand >= grid.counts[0] ? "memory" : "streaming",
     };
   }
@@ -373,7 +384,11 @@ export class SuperResSession {
    * Step 2: bigFT = fft2 over the scan axes of the cropped datacube, into the cache, block by
    * block (see the module comment for memory and parallelism). The explorer can follow it.
    */
-  async computeBigFT(opts: StepRunOptions = {}): Promise<StepReport> {
+  computeBigFT(opts: StepRunOptions = {}): Promise<StepReport> {
+    return this.serial(() => this.computeBigFTNow(opts));
+  }
+
+  private async computeBigFTNow(opts: StepRunOptions): Promise<StepReport> {
     this.requireStep(1, "computeBigFT");
     const t0 = performance.now();
     const cache = await this.openCache();
@@ -406,19 +421,37 @@ export class SuperResSession {
           stopped = true;
           break;
         }
-        for (const b of blocks) {
+        for (const piece of taskPieces(grid, blocks, this.workers, plan.blocksPerTask)) {
           if (aborted(opts.signal)) {
             stopped = true;
             break;
           }
-          const blk = grid.block(b);
-          const data = gatherBlock(band, sy * sx, h, cropX, blk.y0 - r0, blk.x0, blk.h, blk.w);
+          // One worker call transforms the box of several neighbouring blocks of a block row
+          // (fewer, larger calls); each block is then written on its own, with its stamp.
+          const first = grid.block(piece[0]!);
+          const last = grid.block(piece.at(-1)!);
+          const width = last.x0 + last.w - first.x0;
+          const data = gatherBlock(
+            band,
+            sy * sx,
+            h,
+            cropX,
+            first.y0 - r0,
+            first.x0,
+            first.h,
+            width,
+          );
           await flight.add(
-            pool!.bigFT(data, sy, sx, blk.h * blk.w).then((out) => {
-              cache.writeBlock("bigFT", b, out);
-              computed++;
-              done++;
-              opts.onProgress?.(done, total);
+            pool!.bigFT(data, sy, sx, first.h * width).then((out) => {
+              for (const b of piece) {
+                const blk = grid.block(b);
+                const lanes = 2 * (blk.x0 - first.x0);
+                const one = gatherBlock(out, sy * sx, blk.h, 2 * width, 0, lanes, blk.h, 2 * blk.w);
+                cache.writeBlock("bigFT", b, one);
+                computed++;
+                done++;
+                opts.onProgress?.(done, total);
+              }
             }),
           );
         }
@@ -464,7 +497,11 @@ export class SuperResSession {
   }
 
   /** Step 3: correlations of every cached bigFT block with the reference image, into the cache. */
-  async correlate(opts: StepRunOptions = {}): Promise<StepReport> {
+  correlate(opts: StepRunOptions = {}): Promise<StepReport> {
+    return this.serial(() => this.correlateNow(opts));
+  }
+
+  private async correlateNow(opts: StepRunOptions): Promise<StepReport> {
     this.requireStep(2, "correlate");
     const t0 = performance.now();
     const reference = this.referenceImage();
@@ -531,7 +568,11 @@ export class SuperResSession {
   }
 
   /** Step 4: shift and quality maps from the cached correlations, and the aberration fit. */
-  async findShifts(opts: StepRunOptions = {}): Promise<ShiftMaps> {
+  findShifts(opts: StepRunOptions = {}): Promise<ShiftMaps> {
+    return this.serial(() => this.findShiftsNow(opts));
+  }
+
+  private async findShiftsNow(opts: StepRunOptions): Promise<ShiftMaps> {
     this.requireStep(3, "findShifts");
     const { disk, bounds } = this.requireDetected();
     const cache = await this.openCache();
@@ -590,9 +631,13 @@ export class SuperResSession {
    * Step 5: shift-and-add of the pixels the fit used, the standard BF and the reference
    * image, saved as a results run (`/superres_results/run_<timestamp>/`) in the main file.
    */
-  async reconstruct(opts: StepRunOptions = {}): Promise<ReconstructResult> {
+  reconstruct(opts: StepRunOptions = {}): Promise<ReconstructResult> {
+    return this.serial(() => this.reconstructNow(opts));
+  }
+
+  private async reconstructNow(opts: StepRunOptions): Promise<ReconstructResult> {
     this.requireStep(3, "reconstruct");
-    const maps = this.maps ?? (await this.findShifts());
+    const maps = this.maps ?? (await this.findShiftsNow({}));
     const { disk, bounds } = this.requireDetected();
     const [sy, sx] = this.datacube.scanShape;
     const [cropY, cropX] = this.cropShape();
@@ -668,9 +713,21 @@ export class SuperResSession {
   }
 
   /** Delete bigFT from the cache (after step 3) to reclaim its space. */
-  async deleteBigFT(): Promise<{ bytesBefore: number; bytesAfter: number }> {
-    this.requireStep(3, "deleteBigFT");
-    return deleteBigFT(this.cacheFile!);
+  deleteBigFT(): Promise<{ bytesBefore: number; bytesAfter: number }> {
+    return this.serial(async () => {
+      this.requireStep(3, "deleteBigFT");
+      return deleteBigFT(this.cacheFile!);
+    });
+  }
+
+  /**
+   * Steps run one at a time: a call made while another step runs (a widget's Proceed button
+   * and a cell, say) waits for it, then finds its blocks complete.
+   */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.running.then(fn);
+    this.running = run.catch(() => undefined);
+    return run;
   }
 
   /** Close the datacube (the cache is closed after every step). */
@@ -692,6 +749,30 @@ function withLater(first: SuperResParameters, o: SuperResSessionOptions): SuperR
     qualityThreshold: o.qualityThreshold ?? 0.1,
     upscaleFactor: o.upscaleFactor ?? 4,
   };
+}
+
+/**
+ * The pending blocks of a band as worker tasks: runs of neighbouring blocks in one block row,
+ * cut so the row's work spreads over the workers and no task holds more than `maxBlocks`.
+ */
+function taskPieces(
+  grid: BlockGrid,
+  blocks: number[],
+  workers: number,
+  maxBlocks: number,
+): number[][] {
+  const runs: number[][] = [];
+  for (const b of blocks) {
+    const run = runs.at(-1);
+    if (run && run.at(-1) === b - 1 && grid.block(b).iy === grid.block(run[0]!).iy) run.push(b);
+    else runs.push([b]);
+  }
+  const pieces: number[][] = [];
+  for (const run of runs) {
+    const size = Math.max(1, Math.min(maxBlocks, Math.ceil(run.length / workers)));
+    for (let i = 0; i < run.length; i += size) pieces.push(run.slice(i, i + size));
+  }
+  return pieces;
 }
 
 /** Block [y, y + h) x [x, x + w) of a band [n, bandH, bandW] as a fresh [n, h, w] array. */

@@ -254,8 +254,10 @@ test("stages: changed step-3 parameters keep bigFT and recompute correlations", 
   try {
     assert.equal(s.resumePlan.action, "resume");
     assert.equal(s.stepCompleted, 2);
-    const three = await s.correlate();
+    // Two calls at once (a widget's Proceed and a cell): the second waits, then has nothing to do.
+    const [three, again] = await Promise.all([s.correlate(), s.correlate()]);
     assert.equal(three.blocksComputed, 25);
+    assert.deepEqual([again.complete, again.blocksComputed], [true, 0]);
     assert.throws(() => s.shifts!.fit, TypeError);
   } finally {
     s.close();
