@@ -147,7 +147,7 @@ function memory(): void {
     ? [256, 128, 128, 128]
     : [512, 256, 128, 128];
   const file = path.join(work, "large.npy");
-  let t = performance.now();
+  const t = performance.now();
   writeLargeNpy(file, shape);
   const size = fs.statSync(file).size;
   console.log(
