@@ -54,3 +54,9 @@ export const comms = {
 };
 export { h5view, H5View, type H5ViewOptions, type TreeEntry } from "./viewers/h5view.js";
 export { voxelView, VoxelView, type VoxelViewOptions } from "./viewers/voxelview.js";
+export {
+  fftExplorer,
+  FftExplorer,
+  type FftExplorerOptions,
+  type FftSelection,
+} from "./viewers/fftexplorer.js";

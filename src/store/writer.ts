@@ -573,6 +573,31 @@ export class DatasetWriter<D extends DType = DType> {
     this.resetBuffer();
   }
 
+  /**
+   * Read back the box [start, start + count) (C order) through this writer's own handle: what
+   * it wrote, committed or not, without a second HDF5 instance or a reader's older snapshot.
+   */
+  read(start: number[], count: number[]): TypedArrayFor[D] {
+    const end = start.map((s, i) => s + (count[i] ?? 0));
+    if (
+      start.length !== this.shapeNow.length ||
+      count.length !== start.length ||
+      start.some((s, i) => !Number.isInteger(s) || s < 0 || end[i]! > this.shape[i]!)
+    ) {
+      throw new SliceOutOfRangeError(
+        `block [${start.join(",")}]+[${count.join(",")}] is outside the extent ${JSON.stringify(this.shape)}`,
+        { file: this.file(), dataset: this.path },
+      );
+    }
+    this.flushBuffered();
+    const out = allocate(
+      this.dtype,
+      count.reduce((a, b) => a * b, 1),
+    ) as TypedArrayFor[D];
+    this.writer.h5().readHyperslab(this.path, start, count, asBytes(out));
+    return out;
+  }
+
   private resetBuffer(): void {
     this.bufferStart = this.rows - (this.rows % this.chunkRows);
     this.bufferRows = 0;

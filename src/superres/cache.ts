@@ -1330,6 +1330,25 @@ export class SuperResCache {
   }
 
   /**
+   * Block b of a complete array, read through this writer ([sy, sx, h, w], C order; complex
+   * interleaved for bigFT): what step 3 and 4 read while they write.
+   */
+  readBlock(which: CacheArray, b: number): Float64Array {
+    const w = this.live();
+    if (!this.isDone(which, b)) {
+      throw new CacheNotReadyError(this.path, `${which} block ${b} is not complete`);
+    }
+    if (which === "bigFT" && this.bigFTDeleted) {
+      throw new CacheNotReadyError(this.path, "bigFT was deleted from this cache (deleteBigFT)");
+    }
+    const { y0, x0, h, w: bw } = this.grid.block(b);
+    const [sy, sx] = this.meta.originalDataShape;
+    return w
+      .dataset<"float64" | "complex128">(`/${which}/data`)
+      .read([0, 0, y0, x0], [sy, sx, h, bw]);
+  }
+
+  /**
    * Record that `step` completed (written to the file at close(): SWMR keeps attributes until
    * then; blocks already count without it). Steps 2-3 need every block of their array;
    * steps 4-5 record their parameters (default: those the cache was opened with).

@@ -18,7 +18,13 @@
  * `upgradeFormat: true` (a full copy of the file).
  */
 import path from "node:path";
-import { AsyncStoreWriter, StoreReader, type Attrs, type AttrValue } from "../store/index.js";
+import {
+  AsyncStoreReader,
+  AsyncStoreWriter,
+  StoreThread,
+  type Attrs,
+  type AttrValue,
+} from "../store/index.js";
 import { SuperResRunError } from "./cache-errors.js";
 
 export const RESULTS_GROUP = "/superres_results";
@@ -125,11 +131,28 @@ function runAttrs(run: SuperResRun): Attrs {
   };
 }
 
-function runGroups(r: StoreReader): string[] {
-  const top = r.tree("/").find((n) => n.path === RESULTS_GROUP);
+/**
+ * A reader of the main file in a thread of its own, for as long as `fn` runs. The caller
+ * typically has the main file open for reading in its own thread (the datacube), and HDF5
+ * shares one file's state between the handles of a library instance: a second reader there
+ * would see the file as it was when the first opened it, without the runs written since.
+ */
+async function withFreshReader<T>(
+  file: string,
+  fn: (r: AsyncStoreReader) => Promise<T>,
+): Promise<T> {
+  const r = await AsyncStoreReader.open(file, { waitMs: 0, thread: new StoreThread() });
+  try {
+    return await fn(r);
+  } finally {
+    await r.close();
+  }
+}
+
+async function runGroups(r: AsyncStoreReader): Promise<string[]> {
+  const top = (await r.tree("/")).find((n) => n.path === RESULTS_GROUP);
   if (!top) return [];
-  return r
-    .tree(RESULTS_GROUP)
+  return (await r.tree(RESULTS_GROUP))
     .filter((n) => n.kind === "group" && /^run_[^/]+$/.test(n.path.slice(RESULTS_GROUP.length + 1)))
     .map((n) => n.path);
 }
@@ -145,14 +168,11 @@ export async function writeSuperResRun(
 ): Promise<string> {
   check(mainFile, run);
   const group = `${RESULTS_GROUP}/run_${run.timestamp}`;
-  const r = await StoreReader.open(mainFile, { waitMs: 0 });
-  try {
-    if (runGroups(r).includes(group)) {
+  await withFreshReader(mainFile, async (r) => {
+    if ((await runGroups(r)).includes(group)) {
       throw new SuperResRunError(mainFile, `run ${run.timestamp} already exists (${group})`);
     }
-  } finally {
-    r.close();
-  }
+  });
   const w = await AsyncStoreWriter.open(mainFile, {
     provenance: { stage: "superres.results", parameters: { run: run.timestamp } },
     ...(opts.upgradeFormat ? { upgradeFormat: true } : {}),
@@ -184,22 +204,19 @@ export async function writeSuperResRun(
 
 /** The runs in a main file, oldest first. */
 export async function listSuperResRuns(mainFile: string): Promise<RunSummary[]> {
-  const r = await StoreReader.open(mainFile, { waitMs: 0 });
-  try {
-    return runGroups(r)
-      .sort()
-      .map((group) => {
-        const attrs = r.attrs(group);
-        return {
-          group,
-          timestamp: group.slice(group.lastIndexOf("run_") + 4),
-          complete: typeof attrs["timestamp"] === "string",
-          attrs,
-        };
+  return withFreshReader(mainFile, async (r) => {
+    const out: RunSummary[] = [];
+    for (const group of (await runGroups(r)).sort()) {
+      const attrs = await r.attrs(group);
+      out.push({
+        group,
+        timestamp: group.slice(group.lastIndexOf("run_") + 4),
+        complete: typeof attrs["timestamp"] === "string",
+        attrs,
       });
-  } finally {
-    r.close();
-  }
+    }
+    return out;
+  });
 }
 
 function nums(file: string, attrs: Attrs, name: string, n: number): number[] {
@@ -220,20 +237,19 @@ function nums(file: string, attrs: Attrs, name: string, n: number): number[] {
 /** Read one complete run back. */
 export async function readSuperResRun(mainFile: string, timestamp: string): Promise<SuperResRun> {
   const group = `${RESULTS_GROUP}/run_${timestamp}`;
-  const r = await StoreReader.open(mainFile, { waitMs: 0 });
-  try {
-    if (!runGroups(r).includes(group)) {
+  return withFreshReader(mainFile, async (r) => {
+    if (!(await runGroups(r)).includes(group)) {
       throw new SuperResRunError(mainFile, `no run ${timestamp} (no group ${group})`);
     }
-    const a = r.attrs(group);
+    const a = await r.attrs(group);
     if (typeof a["timestamp"] !== "string") {
       throw new SuperResRunError(
         mainFile,
         `run ${timestamp} is incomplete (still being written, or its writer died)`,
       );
     }
-    const read = (name: string) => r.read<"float64">(`${group}/${name}`).data;
-    const standardBf = r.read<"float64">(`${group}/standard_bf`);
+    const read = async (name: string) => (await r.read<"float64">(`${group}/${name}`)).data;
+    const standardBf = await r.read<"float64">(`${group}/standard_bf`);
     return {
       timestamp: a["timestamp"],
       bfCenter: nums(mainFile, a, "bf_center", 2) as [number, number],
@@ -244,15 +260,13 @@ export async function readSuperResRun(mainFile: string, timestamp: string): Prom
       detectorRadius: nums(mainFile, a, "detector_radius", 1)[0]!,
       qualityThreshold: nums(mainFile, a, "quality_threshold", 1)[0]!,
       cacheFile: typeof a["cache_file"] === "string" ? a["cache_file"] : "",
-      shiftY: read("shift_y"),
-      shiftX: read("shift_x"),
-      quality: read("quality"),
+      shiftY: await read("shift_y"),
+      shiftX: await read("shift_x"),
+      quality: await read("quality"),
       scanShape: [standardBf.shape[0]!, standardBf.shape[1]!],
-      superresImage: read("superres_image"),
+      superresImage: await read("superres_image"),
       standardBf: standardBf.data,
-      referenceImage: read("reference_image"),
+      referenceImage: await read("reference_image"),
     };
-  } finally {
-    r.close();
-  }
+  });
 }

@@ -525,13 +525,12 @@ export class SuperResSession {
     const pool = pending.length
       ? new ComputePool(Math.min(this.workers, pending.length))
       : undefined;
-    const reader = pending.length ? await cache.openReader() : undefined;
     const normalization = this.parameters.normalization ?? true;
     try {
       for (const b of pending) {
         if (aborted(opts.signal)) break;
         const blk = grid.block(b);
-        const spectra = await reader!.readBlock("bigFT", b);
+        const spectra = cache.readBlock("bigFT", b);
         await flight.add(
           pool!
             .correlations(spectra, sy, sx, blk.h * blk.w, reference, normalization)
@@ -554,7 +553,6 @@ export class SuperResSession {
       cache.abandon();
       throw e;
     } finally {
-      await reader?.close();
       await pool?.close();
     }
     return {
@@ -577,7 +575,6 @@ export class SuperResSession {
     const { disk, bounds } = this.requireDetected();
     const cache = await this.openCache();
     try {
-      const reader = await cache.openReader();
       const grid = cache.grid;
       const [sy, sx] = this.datacube.scanShape;
       const cropX = grid.cropShape[1];
@@ -585,27 +582,19 @@ export class SuperResSession {
       const shiftYPx = new Float64Array(n);
       const shiftXPx = new Float64Array(n);
       const quality = new Float64Array(n);
-      try {
-        for (let b = 0; b < grid.total; b++) {
-          if (aborted(opts.signal)) throw new SuperResError("signal", "step 4 was stopped");
-          const blk = grid.block(b);
-          const found = shiftsOfBlock(
-            await reader.readBlock("correlations", b),
-            sy,
-            sx,
-            blk.h * blk.w,
-          );
-          for (let i = 0; i < blk.h; i++)
-            for (let j = 0; j < blk.w; j++) {
-              const c = (blk.y0 + i) * cropX + blk.x0 + j;
-              shiftYPx[c] = found.shiftYPx[i * blk.w + j]!;
-              shiftXPx[c] = found.shiftXPx[i * blk.w + j]!;
-              quality[c] = found.quality[i * blk.w + j]!;
-            }
-          opts.onProgress?.(b + 1, grid.total);
-        }
-      } finally {
-        await reader.close();
+      for (let b = 0; b < grid.total; b++) {
+        if (aborted(opts.signal)) throw new SuperResError("signal", "step 4 was stopped");
+        const blk = grid.block(b);
+        const found = shiftsOfBlock(cache.readBlock("correlations", b), sy, sx, blk.h * blk.w);
+        for (let i = 0; i < blk.h; i++)
+          for (let j = 0; j < blk.w; j++) {
+            const c = (blk.y0 + i) * cropX + blk.x0 + j;
+            shiftYPx[c] = found.shiftYPx[i * blk.w + j]!;
+            shiftXPx[c] = found.shiftXPx[i * blk.w + j]!;
+            quality[c] = found.quality[i * blk.w + j]!;
+          }
+        opts.onProgress?.(b + 1, grid.total);
+        await yieldToEventLoop();
       }
       const p = this.parameters;
       const fit = fitShiftMaps(bounds, disk, shiftYPx, shiftXPx, quality, {

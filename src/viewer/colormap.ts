@@ -4,13 +4,17 @@
  *
  * viridis and magma use the degree-6 polynomial fits of the matplotlib maps (Matt Zucker's,
  * CC0), within 6/255 of matplotlib's tables (tested at the quartiles); gray is linear; coolwarm is Moreland's diverging map
- * through a few of his published control points.
+ * through a few of his published control points. twilight is cyclic (for phases: its two ends
+ * are one colour), piecewise linear through matplotlib's twilight at every eighth.
  */
 
-export type ColormapName = "viridis" | "magma" | "gray" | "coolwarm";
+export type ColormapName = "viridis" | "magma" | "gray" | "coolwarm" | "twilight";
+/** The maps offered for magnitudes (sequential and diverging). */
 export const COLORMAPS: readonly ColormapName[] = ["viridis", "magma", "gray", "coolwarm"];
 /** Diverging maps centre on zero by default. */
 export const DIVERGING: ReadonlySet<ColormapName> = new Set(["coolwarm"]);
+/** Cyclic maps (first colour = last colour), for angles such as the phase of complex values. */
+export const CYCLIC: readonly ColormapName[] = ["twilight"];
 
 type Poly = [number, number, number][];
 
@@ -45,6 +49,19 @@ const COOLWARM: [number, number, number, number][] = [
   [0.75, 244, 154, 123],
   [0.875, 222, 96, 77],
   [1.0, 180, 4, 38],
+];
+
+/** matplotlib's twilight at 0, 1/8, ..., 1 (its 510-entry table, rounded to sRGB 0-255). */
+const TWILIGHT: [number, number, number, number][] = [
+  [0.0, 226, 217, 226],
+  [0.125, 146, 179, 198],
+  [0.25, 98, 117, 186],
+  [0.375, 89, 41, 142],
+  [0.5, 48, 20, 54],
+  [0.625, 117, 30, 79],
+  [0.75, 179, 87, 82],
+  [0.875, 204, 163, 137],
+  [1.0, 226, 217, 226],
 ];
 
 function polyColor(p: Poly, t: number): [number, number, number] {
@@ -92,7 +109,9 @@ export function colormapLut(name: ColormapName): Uint8Array {
           ? polyColor(MAGMA, t)
           : name === "coolwarm"
             ? piecewise(COOLWARM, t)
-            : ([i, i, i] as [number, number, number]);
+            : name === "twilight"
+              ? piecewise(TWILIGHT, t)
+              : ([i, i, i] as [number, number, number]);
     lut.set(rgb, i * 3);
   }
   cache.set(name, lut);

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import {
   CacheStepError,
   listCaches,
+  listSuperResRuns,
   readSuperResRun,
   superResolve,
   SuperResCacheReader,
@@ -191,6 +192,11 @@ test("stages: an aborted step keeps its finished blocks; a new session resumes t
   assert.equal(rest.blocksComputed, 25 - two.blocksDone);
   await again.correlate();
   const result = await again.reconstruct();
+  // The run is listed while the session still holds the main file open in this thread.
+  assert.deepEqual(
+    (await listSuperResRuns(file)).map((r) => [r.group, r.complete]),
+    [[result.group, true]],
+  );
   again.close();
   assert.deepEqual(await cacheArrays(again.cache!), await cacheArrays(ref.session.cache!));
   assert.deepEqual(result.superRes, ref.result.superRes);

@@ -15,6 +15,7 @@ import {
   type Plane,
   type Vec3,
 } from "./geometry.js";
+import { RasterCanvas } from "../shared/raster.js";
 
 /** Largest side of a plane on screen (CSS px), unless the view sets it (setBox). */
 const BOX = 260;
@@ -28,16 +29,17 @@ export interface PlaneEvents {
 
 export class PlanePanel {
   readonly el = document.createElement("div");
-  readonly canvas = document.createElement("canvas");
-  private readonly overlay = document.createElement("canvas");
-  private readonly source = document.createElement("canvas");
+  private readonly raster = new RasterCanvas(
+    { stack: "sl-vx-stack", image: "sl-vx-image", overlay: "sl-vx-crosshair" },
+    BOX,
+  );
+  readonly canvas = this.raster.canvas;
   private readonly title = document.createElement("div");
   private readonly xTicks = document.createElement("div");
   private readonly yTicks = document.createElement("div");
   plane: Plane | undefined;
   private position: Vec3 = [0, 0, 0];
   private ndiv: Vec3 = [1, 1, 1];
-  private box = BOX;
 
   constructor(
     readonly fixed: Axis,
@@ -48,15 +50,15 @@ export class PlanePanel {
     this.el.className = "sl-vx-plane";
     this.el.dataset.plane = name;
     this.title.className = "sl-vx-plane-title";
-    this.canvas.className = "sl-vx-image";
     this.canvas.setAttribute("role", "img");
     this.canvas.tabIndex = 0;
     this.canvas.dataset.fixed = String(fixed);
-    this.overlay.className = "sl-vx-crosshair";
-    this.overlay.setAttribute("aria-hidden", "true");
-    const stack = document.createElement("div");
-    stack.className = "sl-vx-stack";
-    stack.append(this.canvas, this.overlay);
+    this.raster.onDraw = () => {
+      const p = this.plane;
+      if (!p || this.raster.cols !== p.x.count || this.raster.rows !== p.y.count) return;
+      this.drawTicks(this.canvas.width, this.canvas.height);
+      this.drawCrosshair();
+    };
     this.xTicks.className = "sl-vx-xticks";
     this.yTicks.className = "sl-vx-yticks";
     const xLabel = document.createElement("div");
@@ -71,7 +73,7 @@ export class PlanePanel {
     plot.append(
       yLabel,
       this.yTicks,
-      stack,
+      this.raster.stack,
       corner(),
       corner(),
       this.xTicks,
@@ -110,49 +112,14 @@ export class PlanePanel {
   /** Draw RGBA pixels of the current plane. */
   paint(rgba: Uint8ClampedArray): void {
     const p = this.plane;
-    if (!p || rgba.length !== p.x.count * p.y.count * 4) return;
-    this.source.width = p.x.count;
-    this.source.height = p.y.count;
-    const ctx = this.source.getContext("2d");
-    if (!ctx) return;
-    ctx.putImageData(
-      new ImageData(
-        new Uint8ClampedArray(rgba.buffer as ArrayBuffer, rgba.byteOffset, rgba.length),
-        p.x.count,
-        p.y.count,
-      ),
-      0,
-      0,
-    );
-    this.draw();
+    if (!p || !this.raster.paint(rgba, p.x.count, p.y.count)) return;
     // What the pixels now show (tests wait on it).
     this.canvas.dataset.painted = `${p.index}:${p.expand}:${p.sequence}:${p.x.start}:${p.x.count}`;
   }
 
   /** The largest side of the plane on screen (CSS px). */
   setBox(px: number): void {
-    if (Math.abs(px - this.box) < 1) return;
-    this.box = px;
-    this.draw();
-  }
-
-  private draw(): void {
-    const p = this.plane;
-    if (!p || this.source.width !== p.x.count || this.source.height !== p.y.count) return;
-    const scale = this.box / Math.max(p.x.count, p.y.count);
-    const w = Math.max(1, Math.round(p.x.count * scale));
-    const h = Math.max(1, Math.round(p.y.count * scale));
-    for (const c of [this.canvas, this.overlay]) {
-      if (c.width !== w) c.width = w;
-      if (c.height !== h) c.height = h;
-    }
-    const ctx = this.canvas.getContext("2d");
-    if (!ctx) return;
-    ctx.clearRect(0, 0, w, h);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.source, 0, 0, w, h);
-    this.drawTicks(w, h);
-    this.drawCrosshair();
+    this.raster.setBox(px);
   }
 
   private drawTicks(w: number, h: number): void {
@@ -183,14 +150,12 @@ export class PlanePanel {
 
   private drawCrosshair(): void {
     const p = this.plane;
-    const ctx = this.overlay.getContext("2d");
-    if (!p || !ctx) return;
-    const { width: w, height: h } = this.overlay;
-    ctx.clearRect(0, 0, w, h);
+    const ctx = this.raster.clearOverlay();
+    if (!p || !ctx || this.raster.cols !== p.x.count || this.raster.rows !== p.y.count) return;
+    const { width: w, height: h } = this.raster.overlay;
     const c = Math.round(pixelOf(p.x, this.position[p.x.axis]));
     const r = Math.round(pixelOf(p.y, this.position[p.y.axis]));
-    const px = ((c + 0.5) / p.x.count) * w;
-    const py = ((r + 0.5) / p.y.count) * h;
+    const [px, py] = this.raster.at(c + 0.5, r + 0.5);
     const line = (x0: number, y0: number, x1: number, y1: number) => {
       for (const [style, width] of [
         ["rgba(0, 0, 0, 0.6)", 3],
@@ -210,12 +175,8 @@ export class PlanePanel {
 
   private cell(e: MouseEvent): [number, number] | undefined {
     const p = this.plane;
-    if (!p) return undefined;
-    const rect = this.canvas.getBoundingClientRect();
-    const c = Math.floor(((e.clientX - rect.left) / rect.width) * p.x.count);
-    const r = Math.floor(((e.clientY - rect.top) / rect.height) * p.y.count);
-    if (r < 0 || c < 0 || r >= p.y.count || c >= p.x.count) return undefined;
-    return [c, r];
+    if (!p || this.raster.cols !== p.x.count || this.raster.rows !== p.y.count) return undefined;
+    return this.raster.cellAt(e);
   }
 
   private readonly onMove = (e: MouseEvent): void => {

@@ -30,6 +30,7 @@ import {
 } from "./geometry.js";
 import { PlanePanel } from "./plane.js";
 import { HistogramPanel } from "./histogram.js";
+import { typed } from "../shared/buffers.js";
 
 export class VoxelViewModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -78,16 +79,6 @@ interface PlaneMessage {
   index: number;
   x: PlaneAxis;
   y: PlaneAxis;
-}
-
-/** A buffer of a comm message as its own typed array (copied: offsets may be unaligned). */
-function typed<T extends Float32Array | Uint32Array>(
-  ctor: { new (b: ArrayBuffer): T },
-  b: DataView | ArrayBuffer | undefined,
-): T {
-  if (!b) return new ctor(new ArrayBuffer(0));
-  if (b instanceof ArrayBuffer) return new ctor(b.slice(0));
-  return new ctor(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
 }
 
 let nextRequest = 0;

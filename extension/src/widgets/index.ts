@@ -5,3 +5,4 @@
 export { HelloModel, HelloView } from "./hello.js";
 export { H5ViewModel, H5ViewView } from "../h5view/widget.js";
 export { VoxelViewModel, VoxelViewView } from "../voxelview/widget.js";
+export { FftExplorerModel, FftExplorerView } from "../fftexplorer/widget.js";

@@ -1,7 +1,7 @@
 /**
- * What the file viewers (H5View, VoxelView) share: a read-only reader on the store's thread,
- * a static preview shown with the widget for readers without a kernel, and a "follow" mode
- * that polls for new commits while the file is being written.
+ * What the file viewers (H5View, VoxelView, FftExplorer) share: a read-only reader on the
+ * store's thread, a static preview shown with the widget for readers without a kernel, and a
+ * "follow" mode that polls for new commits while the file is being written.
  */
 import type { AsyncStoreReader } from "@stagelab/core";
 import { Widget, type WidgetState } from "../widgets/widget.js";
@@ -13,13 +13,21 @@ export interface FollowState extends WidgetState {
   error: string;
 }
 
-export abstract class FileView<S extends FollowState> extends Widget<S> {
+/** What a file view reads through: the store's reader by default (FftExplorer: the cache's). */
+export interface ClosableReader {
+  close(): Promise<void>;
+}
+
+export abstract class FileView<
+  S extends FollowState,
+  R extends ClosableReader = AsyncStoreReader,
+> extends Widget<S> {
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   protected preview: MimeBundle = {};
 
   protected constructor(
-    protected readonly reader: AsyncStoreReader,
+    protected readonly reader: R,
     model: ConstructorParameters<typeof Widget<S>>[0],
     state: S,
   ) {

@@ -34,6 +34,7 @@ import {
 } from "@stagelab/core";
 import { type MimeBundle } from "../format.js";
 import { FileView } from "./file-view.js";
+import { composeGrid, fitScale, type RgbaImage } from "./compose.js";
 import { WIDGETS_MODULE, WIDGETS_VERSION } from "./h5view.js";
 
 const { fracText } = viewer;
@@ -581,30 +582,17 @@ export function composePlanes(
   planes: PlaneData[],
   scale: { colormap: ColormapName; lo: number; hi: number; log?: boolean },
   maxSide = 240,
-): { rgba: Uint8ClampedArray; width: number; height: number } {
-  const gap = 8;
+): RgbaImage {
   const biggest = Math.max(1, ...planes.map((p) => Math.max(p.grid.x.count, p.grid.y.count)));
-  const s = Math.max(1, Math.floor(maxSide / biggest));
-  const width = planes.reduce((w, p) => w + p.grid.x.count * s, 0) + gap * (planes.length - 1);
-  const height = Math.max(...planes.map((p) => p.grid.y.count * s));
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  let left = 0;
-  for (const p of planes) {
-    const { count: cols } = p.grid.x;
-    const { count: rows } = p.grid.y;
-    const colours = viewer.applyColormap(p.intensity, scale);
-    for (let y = 0; y < rows * s; y++) {
-      const r = Math.floor(y / s);
-      for (let x = 0; x < cols * s; x++) {
-        const c = Math.floor(x / s);
-        const from = 4 * (r * cols + c);
-        const to = 4 * (y * width + left + x);
-        for (let ch = 0; ch < 4; ch++) rgba[to + ch] = colours[from + ch]!;
-      }
-    }
-    left += cols * s + gap;
-  }
-  return { rgba, width, height };
+  const s = fitScale(biggest, biggest, maxSide);
+  return composeGrid([
+    planes.map((p) => ({
+      rgba: viewer.applyColormap(p.intensity, scale),
+      cols: p.grid.x.count,
+      rows: p.grid.y.count,
+      scale: s,
+    })),
+  ]);
 }
 
 /**
