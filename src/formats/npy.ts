@@ -12,6 +12,7 @@
  * arrays. Other numpy types (float16, strings, objects, structured, datetimes) are refused
  * with `NpyDtypeError`.
  */
+import { boxInside } from "../array/box.js";
 import fs from "node:fs";
 import {
   allocate,
@@ -356,18 +357,7 @@ export class NpyReader {
     const fd = this.live();
     const { shape, dtype, fortranOrder, littleEndian, dataOffset } = this.header;
     const rank = shape.length;
-    if (
-      start.length !== rank ||
-      count.length !== rank ||
-      start.some(
-        (s, a) =>
-          !Number.isInteger(s) ||
-          !Number.isInteger(count[a]) ||
-          s < 0 ||
-          count[a]! < 0 ||
-          s + count[a]! > shape[a]!,
-      )
-    ) {
+    if (!boxInside(start, count, shape)) {
       throw new NpyRangeError(
         this.path,
         `block start ${JSON.stringify(start)} count ${JSON.stringify(count)} is outside shape ${JSON.stringify(shape)}`,

@@ -10,6 +10,7 @@
  * HDF5 file cannot be open for reading and writing at once (see the store), so results are
  * written from a worker (results.ts).
  */
+import { boxInside } from "../array/box.js";
 import fs from "node:fs";
 import { createHash } from "node:crypto";
 import { NpyReader } from "../formats/npy.js";
@@ -173,18 +174,7 @@ export class Datacube {
   /** The box [start, start + count), C-ordered, in the file's element type. */
   readBlock(start: number[], count: number[]): StoreArray {
     if (this.closed) throw new DatacubeError(this.file, "datacube is closed");
-    if (
-      start.length !== 4 ||
-      count.length !== 4 ||
-      start.some(
-        (s, a) =>
-          !Number.isInteger(s) ||
-          !Number.isInteger(count[a]) ||
-          s < 0 ||
-          count[a]! < 0 ||
-          s + count[a]! > this.shape[a]!,
-      )
-    ) {
+    if (!boxInside(start, count, this.shape)) {
       throw new DatacubeError(
         this.file,
         `block start ${JSON.stringify(start)} count ${JSON.stringify(count)} is outside ${JSON.stringify(this.shape)}`,

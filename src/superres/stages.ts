@@ -128,6 +128,17 @@ export interface ReconstructResult {
   group: string;
 }
 
+/** What a block step's work gets: the blocks to do, the pool, and where results go. */
+interface BlockRun {
+  pending: number[];
+  pool: ComputePool;
+  /** Hand over the outputs of `blocks` (in order) once `work` resolves; waits for a free place. */
+  submit: (blocks: number[], work: Promise<Float64Array[]>) => Promise<void>;
+  /** The signal fired: stop submitting. */
+  stopped: () => boolean;
+  signal: AbortSignal | undefined;
+}
+
 /** Bytes per element the block math holds per block in flight (input, split complex, output, HDF5 copy). */
 const BYTES_PER_BLOCK_ELEMENT = 56;
 /** Largest single read from the datacube (h5wasm's heap is 2 GiB). */
@@ -390,76 +401,106 @@ export class SuperResSession {
 
   private async computeBigFTNow(opts: StepRunOptions): Promise<StepReport> {
     this.requireStep(1, "computeBigFT");
-    const t0 = performance.now();
-    const cache = await this.openCache();
-    const grid = cache.grid;
-    const plan = this.bandPlan(grid);
+    let mode: StepReport["mode"];
+    const report = await this.blockStep(2, opts, (cache) => {
+      const plan = this.bandPlan(cache.grid);
+      mode = plan.mode;
+      return { inFlight: plan.inFlight, run: (run) => this.bigFTBands(cache.grid, plan, run) };
+    });
+    return { ...report, ...(mode ? { mode } : {}) };
+  }
+
+  /** Step 2's work: the crop read in bands, each band's pending blocks transformed in the pool. */
+  private async bigFTBands(
+    grid: BlockGrid,
+    plan: ReturnType<SuperResSession["bandPlan"]>,
+    { pending, pool, submit, stopped, signal }: BlockRun,
+  ): Promise<void> {
     const [sy, sx] = this.datacube.scanShape;
     const cropX = grid.cropShape[1];
-    const pending = new Set(cache.pendingBlocks("bigFT"));
-    const total = grid.total;
-    let done = total - pending.size;
+    const todo = new Set(pending);
+    for (let row = 0; row < grid.counts[0]; row += plan.rowsPerBand) {
+      const rows = Math.min(plan.rowsPerBand, grid.counts[0] - row);
+      const blocks: number[] = [];
+      for (let r = row; r < row + rows; r++)
+        for (let c = 0; c < grid.counts[1]; c++) {
+          const b = r * grid.counts[1] + c;
+          if (todo.has(b)) blocks.push(b);
+        }
+      if (!blocks.length) continue;
+      const r0 = row * grid.blockShape[0];
+      const h = Math.min(rows * grid.blockShape[0], grid.cropShape[0] - r0);
+      const band = await this.readCropBand(r0, h, signal);
+      if (!band) return;
+      for (const piece of taskPieces(grid, blocks, this.workers, plan.blocksPerTask)) {
+        if (stopped()) return;
+        // One worker call transforms the box of several neighbouring blocks of a block row
+        // (fewer, larger calls); each block is then written on its own, with its stamp.
+        const first = grid.block(piece[0]!);
+        const last = grid.block(piece.at(-1)!);
+        const width = last.x0 + last.w - first.x0;
+        const data = gatherBlock(band, sy * sx, h, cropX, first.y0 - r0, first.x0, first.h, width);
+        await submit(
+          piece,
+          pool.bigFT(data, sy, sx, first.h * width).then((out) =>
+            piece.map((b) => {
+              const blk = grid.block(b);
+              const lanes = 2 * (blk.x0 - first.x0);
+              return gatherBlock(out, sy * sx, blk.h, 2 * width, 0, lanes, blk.h, 2 * blk.w);
+            }),
+          ),
+        );
+      }
+    }
+  }
+
+  /**
+   * Steps 2 and 3: open the cache, run `plan`'s work over the pending blocks with `inFlight`
+   * worker calls at once, write each block (with its stamp) as it arrives, and record the step
+   * when every block is complete. On an error the blocks in flight finish, and what was
+   * written stays (the writer is released without marking the file complete).
+   */
+  private async blockStep(
+    step: 2 | 3,
+    opts: StepRunOptions,
+    plan: (cache: SuperResCache) => { inFlight: number; run: (run: BlockRun) => Promise<void> },
+  ): Promise<StepReport> {
+    const t0 = performance.now();
+    const which = step === 2 ? "bigFT" : "correlations";
+    const cache = await this.openCache();
+    const pending = cache.pendingBlocks(which);
+    const total = cache.grid.total;
+    let done = total - pending.length;
     let computed = 0;
     opts.onProgress?.(done, total);
-    const pool = pending.size ? new ComputePool(Math.min(this.workers, pending.size)) : undefined;
-    const flight = new InFlight(plan.inFlight);
-    let stopped = false;
+    const { inFlight, run } = plan(cache);
+    const flight = new InFlight(inFlight);
+    const pool = pending.length
+      ? new ComputePool(Math.min(this.workers, pending.length))
+      : undefined;
     try {
-      for (let row = 0; row < grid.counts[0] && !stopped; row += plan.rowsPerBand) {
-        const rows = Math.min(plan.rowsPerBand, grid.counts[0] - row);
-        const blocks: number[] = [];
-        for (let r = row; r < row + rows; r++)
-          for (let c = 0; c < grid.counts[1]; c++) {
-            const b = r * grid.counts[1] + c;
-            if (pending.has(b)) blocks.push(b);
-          }
-        if (!blocks.length) continue;
-        const r0 = row * grid.blockShape[0];
-        const h = Math.min(rows * grid.blockShape[0], grid.cropShape[0] - r0);
-        const band = await this.readCropBand(r0, h, opts.signal);
-        if (!band) {
-          stopped = true;
-          break;
-        }
-        for (const piece of taskPieces(grid, blocks, this.workers, plan.blocksPerTask)) {
-          if (aborted(opts.signal)) {
-            stopped = true;
-            break;
-          }
-          // One worker call transforms the box of several neighbouring blocks of a block row
-          // (fewer, larger calls); each block is then written on its own, with its stamp.
-          const first = grid.block(piece[0]!);
-          const last = grid.block(piece.at(-1)!);
-          const width = last.x0 + last.w - first.x0;
-          const data = gatherBlock(
-            band,
-            sy * sx,
-            h,
-            cropX,
-            first.y0 - r0,
-            first.x0,
-            first.h,
-            width,
-          );
-          await flight.add(
-            pool!.bigFT(data, sy, sx, first.h * width).then((out) => {
-              for (const b of piece) {
-                const blk = grid.block(b);
-                const lanes = 2 * (blk.x0 - first.x0);
-                const one = gatherBlock(out, sy * sx, blk.h, 2 * width, 0, lanes, blk.h, 2 * blk.w);
-                cache.writeBlock("bigFT", b, one);
-                computed++;
-                done++;
-                opts.onProgress?.(done, total);
-              }
-            }),
-          );
-        }
-      }
+      if (pool)
+        await run({
+          pending,
+          pool,
+          stopped: () => aborted(opts.signal),
+          signal: opts.signal,
+          submit: (blocks, work) =>
+            flight.add(
+              work.then((outs) =>
+                blocks.forEach((b, i) => {
+                  cache.writeBlock(which, b, outs[i]!);
+                  computed++;
+                  done++;
+                  opts.onProgress?.(done, total);
+                }),
+              ),
+            ),
+        });
       await flight.drain();
-      if (!stopped && !aborted(opts.signal)) {
-        cache.completeStep(2);
-        this.step = Math.max(this.step, 2);
+      if (done === total) {
+        cache.completeStep(step);
+        this.step = Math.max(this.step, step);
       }
       cache.close();
     } catch (e) {
@@ -470,12 +511,11 @@ export class SuperResSession {
       await pool?.close();
     }
     return {
-      step: 2,
-      complete: this.step >= 2,
+      step,
+      complete: done === total,
       blocksDone: done,
       blocksTotal: total,
       blocksComputed: computed,
-      mode: plan.mode,
       seconds: (performance.now() - t0) / 1000,
     };
   }
@@ -503,66 +543,29 @@ export class SuperResSession {
 
   private async correlateNow(opts: StepRunOptions): Promise<StepReport> {
     this.requireStep(2, "correlate");
-    const t0 = performance.now();
     const reference = this.referenceImage();
-    const cache = await this.openCache();
-    const grid = cache.grid;
     const [sy, sx] = this.datacube.scanShape;
-    const pending = cache.pendingBlocks("correlations");
-    const total = grid.total;
-    let done = total - pending.length;
-    let computed = 0;
-    opts.onProgress?.(done, total);
-    const [by, bx] = grid.blockShape;
-    const inFlight = Math.max(
-      1,
-      Math.min(
-        this.workers,
-        Math.floor(this.budget / (sy * sx * by * bx * BYTES_PER_BLOCK_ELEMENT)),
-      ),
-    );
-    const flight = new InFlight(inFlight);
-    const pool = pending.length
-      ? new ComputePool(Math.min(this.workers, pending.length))
-      : undefined;
     const normalization = this.parameters.normalization ?? true;
-    try {
-      for (const b of pending) {
-        if (aborted(opts.signal)) break;
-        const blk = grid.block(b);
-        const spectra = cache.readBlock("bigFT", b);
-        await flight.add(
-          pool!
-            .correlations(spectra, sy, sx, blk.h * blk.w, reference, normalization)
-            .then((out) => {
-              cache.writeBlock("correlations", b, out);
-              computed++;
-              done++;
-              opts.onProgress?.(done, total);
-            }),
-        );
-      }
-      await flight.drain();
-      if (done === total) {
-        cache.completeStep(3);
-        this.step = Math.max(this.step, 3);
-      }
-      cache.close();
-    } catch (e) {
-      await flight.settle();
-      cache.abandon();
-      throw e;
-    } finally {
-      await pool?.close();
-    }
-    return {
-      step: 3,
-      complete: done === total,
-      blocksDone: done,
-      blocksTotal: total,
-      blocksComputed: computed,
-      seconds: (performance.now() - t0) / 1000,
-    };
+    return this.blockStep(3, opts, (cache) => {
+      const [by, bx] = cache.grid.blockShape;
+      const perBlock = sy * sx * by * bx * BYTES_PER_BLOCK_ELEMENT;
+      return {
+        inFlight: Math.max(1, Math.min(this.workers, Math.floor(this.budget / perBlock))),
+        run: async ({ pending, pool, submit, stopped }) => {
+          for (const b of pending) {
+            if (stopped()) return;
+            const blk = cache.grid.block(b);
+            const spectra = cache.readBlock("bigFT", b);
+            await submit(
+              [b],
+              pool
+                .correlations(spectra, sy, sx, blk.h * blk.w, reference, normalization)
+                .then((out) => [out]),
+            );
+          }
+        },
+      };
+    });
   }
 
   /** Step 4: shift and quality maps from the cached correlations, and the aberration fit. */
