@@ -39,7 +39,7 @@ import {
   type ResumePlan,
   type SuperResParameters,
 } from "./cache.js";
-import { CacheStepError } from "./cache-errors.js";
+import { CacheMissingError, CacheStepError } from "./cache-errors.js";
 import { ComputePool } from "./compute-pool.js";
 import { gaussianFilter } from "./correlate.js";
 import { cropBounds, detectBrightField, type BrightFieldDisk, type CropBounds } from "./disk.js";
@@ -200,6 +200,7 @@ export class SuperResSession {
       if (!options.fresh) {
         // Step 1's results come from the newest cache of this very datacube; planResume then
         // judges the later parameters against it.
+        const passed: string[] = [];
         for (const l of await listCaches(file)) {
           const meta = l.snapshot?.meta;
           if (l.status === "ok" && meta?.datacube?.fingerprint === identity.fingerprint) {
@@ -207,10 +208,15 @@ export class SuperResSession {
             adopted = { cropBounds: cb, bfCenter, bfRadius, referenceSmoothing: 0 };
             break;
           }
+          // Damaged, truncated or foreign caches are passed over (never deleted), with why.
+          passed.push(l.message ?? `${l.path}: holds another datacube`);
         }
         plan = adopted
           ? await planResume({ datacube: identity, parameters: withLater(adopted, options) })
-          : { action: "fresh", reasons: ["no cache of this datacube beside the main file"] };
+          : {
+              action: "fresh",
+              reasons: passed.length ? passed : ["no cache of this datacube beside the main file"],
+            };
       }
       const s = new SuperResSession(datacube, identity, options, plan);
       if (plan.action === "resume" && adopted) {
@@ -284,10 +290,18 @@ export class SuperResSession {
   }
 
   private async openCache(): Promise<SuperResCache> {
-    return SuperResCache.open(this.cacheFile!, {
-      datacube: this.identity,
-      parameters: this.parameters,
-    });
+    const file = this.cacheFile!;
+    if (!fs.existsSync(file)) {
+      // Deleted while the session ran: what it held is gone, so the run starts over.
+      this.step = 0;
+      this.cacheFile = undefined;
+      this.maps = undefined;
+      throw new CacheMissingError(
+        file,
+        "the cache file was deleted; the session starts fresh: run detect() (step 1) again",
+      );
+    }
+    return SuperResCache.open(file, { datacube: this.identity, parameters: this.parameters });
   }
 
   /**

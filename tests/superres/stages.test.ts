@@ -9,6 +9,7 @@ import path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
+  CacheMissingError,
   CacheStepError,
   listCaches,
   listSuperResRuns,
@@ -277,6 +278,37 @@ test("stages: a .npy main file; results go to an HDF5 file beside it", async () 
   const { result } = await runAll(file, { blockShape: [8, 8], detectorRadius: 1e6 });
   assert.equal(result.resultsFile, path.join(d, "scan_superres_results.h5"));
   assert.deepEqual(result.superRes, ref.result.superRes);
+});
+
+test("stages: a truncated cache is passed over with its reason; a cache deleted mid-session starts fresh", async () => {
+  const file = await mainFile("damaged");
+  const first = await SuperResSession.open(file, { blockShape: [8, 8] });
+  await first.detect();
+  await first.computeBigFT();
+  first.close();
+  fs.truncateSync(first.cache!, 2000);
+  const s = await SuperResSession.open(file, { blockShape: [8, 8] });
+  try {
+    assert.equal(s.resumePlan.action, "fresh");
+    const reasons = s.resumePlan.action === "fresh" ? s.resumePlan.reasons : [];
+    assert.ok(
+      reasons.some((r) => r.includes(path.basename(first.cache!))),
+      reasons.join("; "),
+    );
+    await s.detect();
+    assert.notEqual(s.cache, first.cache);
+    assert.equal(fs.statSync(first.cache!).size, 2000, "the damaged cache is left alone");
+    fs.rmSync(s.cache!);
+    await assert.rejects(
+      () => s.computeBigFT(),
+      (e: unknown) => e instanceof CacheMissingError && /detect\(\)/.test(e.message),
+    );
+    assert.equal(s.stepCompleted, 0);
+    await s.detect();
+    assert.equal((await s.computeBigFT()).complete, true);
+  } finally {
+    s.close();
+  }
 });
 
 test("stages: steps out of order and bad options are typed errors naming the problem", async () => {
