@@ -28,7 +28,7 @@ export {
 export { type Compression } from "./compression.js";
 export { type Provenance } from "./provenance.js";
 export { type Attrs, type AttrValue, type JsonValue } from "./h5file.js";
-export { lockPathFor } from "./lock.js";
+export { lockPathFor, liveWriter } from "./lock.js";
 export * from "./errors.js";
 export {
   AsyncStoreReader,

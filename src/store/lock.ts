@@ -43,6 +43,12 @@ function readHolder(lockPath: string): LockHolder | undefined {
   }
 }
 
+/** The writer holding `file`'s lock, when there is one and its process is alive on this host. */
+export function liveWriter(file: string): LockHolder | undefined {
+  const holder = readHolder(lockPathFor(file));
+  return holder && holder.host === os.hostname() && processAlive(holder.pid) ? holder : undefined;
+}
+
 /** Held locks of this process, released if it exits without closing its writers. */
 const held = new Set<string>();
 let exitHookInstalled = false;

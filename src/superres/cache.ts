@@ -48,6 +48,7 @@ import {
   DatasetExistsError,
   FileNotFoundError,
   InvalidArgumentError,
+  liveWriter,
   StoreError,
   StoreLockedError,
   StoreReader,
@@ -728,11 +729,36 @@ export class SuperResCacheReader {
     private snap: CacheSnapshot,
   ) {}
 
-  static async open(file: string, opts: { worker?: boolean } = {}): Promise<SuperResCacheReader> {
+  /**
+   * Open a cache for reading. While a live writer holds the cache (a step re-opening it
+   * between its open and its first commit, when HDF5 shows readers an inconsistent file), the
+   * open is retried for up to `waitMs` (default 3000); a cache without a live writer answers
+   * at once.
+   */
+  static async open(
+    file: string,
+    opts: { worker?: boolean; waitMs?: number } = {},
+  ): Promise<SuperResCacheReader> {
+    const deadline = Date.now() + (opts.waitMs ?? 3000);
+    for (;;) {
+      try {
+        return await SuperResCacheReader.openOnce(file, opts.worker ?? false);
+      } catch (e) {
+        const transient =
+          e instanceof CacheFormatError ||
+          e instanceof CacheCorruptError ||
+          e instanceof CacheBusyError;
+        if (!transient || Date.now() >= deadline || !liveWriter(file)) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  private static async openOnce(file: string, worker: boolean): Promise<SuperResCacheReader> {
     let h: Handle;
     try {
       refuseTruncatedCrash(file);
-      h = opts.worker
+      h = worker
         ? await AsyncStoreReader.open(file, { waitMs: 0 })
         : await StoreReader.open(file, { waitMs: 0 });
     } catch (e) {

@@ -311,6 +311,22 @@ test("stages: a truncated cache is passed over with its reason; a cache deleted 
   }
 });
 
+test("stages: a reader opened while a step re-opens the cache for writing waits for it", async () => {
+  // Between the writer's open and its first commit HDF5 shows readers an inconsistent file;
+  // the explorer opens the cache exactly then when a cell starts step 2 and the explorer together.
+  const file = await mainFile("race");
+  for (let k = 0; k < 4; k++) {
+    const s = await SuperResSession.open(file, { fresh: true, blockShape: [8, 8] });
+    await s.detect();
+    const two = s.computeBigFT();
+    const r = await SuperResCacheReader.open(s.cache!, { worker: true });
+    assert.equal(r.grid.total, 9);
+    await r.close();
+    await two;
+    s.close();
+  }
+});
+
 test("stages: steps out of order and bad options are typed errors naming the problem", async () => {
   const s = await SuperResSession.open(whole, { fresh: true });
   try {
