@@ -35,6 +35,7 @@ export type * from "./voxel/index.js";
 export type * from "./scaling/index.js";
 export type * from "./scattering/index.js";
 export * as superres from "./superres/index.js";
+export * as cubefit from "./cubefit/index.js";
 export type * from "./superres/index.js";
 export * as npy from "./formats/npy.js";
 export { readNpy, writeNpy, NpyReader } from "./formats/npy.js";
