@@ -66,6 +66,44 @@ export function planesFromBlock(
   return im ? { re, im } : { re };
 }
 
+/** Columns [x0, x0 + w) of a band: one cache block's share of a worker call. */
+export interface BandCut {
+  x0: number;
+  w: number;
+}
+
+/**
+ * bigFT of a band [scanY, scanX, rows, width] of real data, cut into blocks of columns: each
+ * cut comes back complex interleaved, [scanY, scanX, rows, w] (the cache's block layout), in
+ * the same pass that interleaves. With `overwrite` the input is transformed in place (a worker
+ * that received it by transfer owns it), saving a copy of the whole band.
+ */
+export function bigFTOfBand(
+  data: Float64Array,
+  scanY: number,
+  scanX: number,
+  rows: number,
+  width: number,
+  cuts: readonly BandCut[] = [{ x0: 0, w: width }],
+  options: { overwrite?: boolean } = {},
+): Float64Array[] {
+  const re = options.overwrite ? data : data.slice();
+  const im = new Float64Array(re.length);
+  fft2Leading(re, im, scanY, scanX, rows * width);
+  return cuts.map(({ x0, w }) => {
+    const out = new Float64Array(2 * scanY * scanX * rows * w);
+    let o = 0;
+    for (let line = 0; line < scanY * scanX * rows; line++) {
+      const from = line * width + x0;
+      for (let j = 0; j < w; j++) {
+        out[o++] = re[from + j]!;
+        out[o++] = im[from + j]!;
+      }
+    }
+    return out;
+  });
+}
+
 /** bigFT of a block [scanY, scanX, pixels] of real data: complex interleaved, same layout. */
 export function bigFTOfBlock(
   data: Float64Array,
@@ -73,15 +111,7 @@ export function bigFTOfBlock(
   scanX: number,
   pixels: number,
 ): Float64Array {
-  const re = Float64Array.from(data);
-  const im = new Float64Array(re.length);
-  fft2Leading(re, im, scanY, scanX, pixels);
-  const out = new Float64Array(2 * re.length);
-  for (let i = 0; i < re.length; i++) {
-    out[2 * i] = re[i]!;
-    out[2 * i + 1] = im[i]!;
-  }
-  return out;
+  return bigFTOfBand(data, scanY, scanX, 1, pixels)[0]!;
 }
 
 /** Correlation maps of a bigFT block (cache layout) with the reference image, cache layout. */

@@ -5,12 +5,23 @@
 import { parentPort } from "node:worker_threads";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
 import { nodeEndpoint } from "../store/worker/endpoint.js";
-import { bigFTOfBlock, correlationsOfBlock } from "./blocks.js";
+import { bigFTOfBand, correlationsOfBlock, type BandCut } from "./blocks.js";
 
 const api = {
-  bigFT(data: Float64Array, scanY: number, scanX: number, pixels: number): Float64Array {
-    const out = bigFTOfBlock(data, scanY, scanX, pixels);
-    return Comlink.transfer(out, [out.buffer]);
+  bigFT(
+    data: Float64Array,
+    scanY: number,
+    scanX: number,
+    rows: number,
+    width: number,
+    cuts: BandCut[],
+  ): Float64Array[] {
+    // The band arrived by transfer: transform it in place.
+    const outs = bigFTOfBand(data, scanY, scanX, rows, width, cuts, { overwrite: true });
+    return Comlink.transfer(
+      outs,
+      outs.map((o) => o.buffer),
+    );
   },
   correlations(
     bigFT: Float64Array,

@@ -35,6 +35,8 @@ export {
   blockFromPlanes,
   planesFromBlock,
   bigFTOfBlock,
+  bigFTOfBand,
+  type BandCut,
   correlationsOfBlock,
   shiftsOfBlock,
   fitShiftMaps,

@@ -41,6 +41,7 @@ import {
 } from "./cache.js";
 import { CacheMissingError, CacheStepError } from "./cache-errors.js";
 import { ComputePool } from "./compute-pool.js";
+import { InFlight } from "../parallel/in-flight.js";
 import { gaussianFilter } from "./correlate.js";
 import { cropBounds, detectBrightField, type BrightFieldDisk, type CropBounds } from "./disk.js";
 import { requireInteger, SuperResError } from "./errors.js";
@@ -456,11 +457,15 @@ export class SuperResSession {
         const data = gatherBlock(band, sy * sx, h, cropX, first.y0 - r0, first.x0, first.h, width);
         await submit(
           piece,
-          pool.bigFT(data, sy, sx, first.h * width).then((out) =>
+          pool.bigFT(
+            data,
+            sy,
+            sx,
+            first.h,
+            width,
             piece.map((b) => {
               const blk = grid.block(b);
-              const lanes = 2 * (blk.x0 - first.x0);
-              return gatherBlock(out, sy * sx, blk.h, 2 * width, 0, lanes, blk.h, 2 * blk.w);
+              return { x0: blk.x0 - first.x0, w: blk.w };
             }),
           ),
         );
@@ -811,41 +816,4 @@ async function freeTimestamp(file: string): Promise<string> {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * At most `limit` promises pending: add() waits for a free place. The first failure is
- * rethrown by add() or drain(); settle() waits for all without throwing (cleanup paths).
- */
-class InFlight {
-  private readonly pending = new Set<Promise<void>>();
-  private failure: unknown;
-  private failed = false;
-
-  constructor(private readonly limit: number) {}
-
-  async add(p: Promise<void>): Promise<void> {
-    const tracked = p.then(
-      () => void this.pending.delete(tracked),
-      (e) => {
-        this.pending.delete(tracked);
-        if (!this.failed) {
-          this.failed = true;
-          this.failure = e;
-        }
-      },
-    );
-    this.pending.add(tracked);
-    while (this.pending.size >= this.limit) await Promise.race(this.pending);
-    if (this.failed) throw this.failure;
-  }
-
-  async drain(): Promise<void> {
-    await this.settle();
-    if (this.failed) throw this.failure;
-  }
-
-  async settle(): Promise<void> {
-    await Promise.all(this.pending);
-  }
 }
