@@ -329,9 +329,15 @@ export class SuperResSession {
     for (let y = 0; y < sy; y += rows) {
       if (aborted(opts.signal)) throw new SuperResError("signal", "step 1 was stopped");
       const n = Math.min(rows, sy - y);
-      const band = this.datacube.readDetectorBlock(0, 0, dy, dx, y, n);
-      for (let o = 0; o < band.length; o += dy * dx)
-        for (let d = 0; d < dy * dx; d++) sum[d]! += band[o + d]!;
+      // Summed in the file's own type (no float64 copy of the band).
+      const band = this.datacube.readBlock([y, 0, 0, 0], [n, sx, dy, dx]).data;
+      if (band instanceof BigInt64Array || band instanceof BigUint64Array) {
+        for (let o = 0; o < band.length; o += dy * dx)
+          for (let d = 0; d < dy * dx; d++) sum[d]! += Number(band[o + d]!);
+      } else {
+        for (let o = 0; o < band.length; o += dy * dx)
+          for (let d = 0; d < dy * dx; d++) sum[d]! += band[o + d]!;
+      }
       opts.onProgress?.(y + n, sy);
       await yieldToEventLoop();
     }
