@@ -60,3 +60,10 @@ export {
   type FftExplorerOptions,
   type FftSelection,
 } from "./viewers/fftexplorer.js";
+export { prefitSnapshot, PrefitSnapshot, type PrefitOptions } from "./viewers/prefit.js";
+export {
+  fitDashboard,
+  FitDashboard,
+  type FitDashboardOptions,
+  type RunSpec,
+} from "./viewers/fitdash.js";

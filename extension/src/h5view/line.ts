@@ -4,30 +4,11 @@
  */
 import embed, { type Result } from "vega-embed";
 import { changeset } from "vega";
+import { themeConfig } from "../shared/vega-theme.js";
 
 export interface LinePoint {
   index: number;
   value: number;
-}
-
-/** Chart colours from JupyterLab's theme variables (light or dark, whichever is active). */
-function themeConfig(): Record<string, unknown> {
-  const css = getComputedStyle(document.body);
-  const v = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
-  const text = v("--jp-ui-font-color1", "#333");
-  const grid = v("--jp-border-color2", "#ddd");
-  return {
-    background: "transparent",
-    axis: {
-      labelColor: text,
-      titleColor: text,
-      gridColor: grid,
-      domainColor: grid,
-      tickColor: grid,
-    },
-    title: { color: text },
-    line: { color: v("--jp-brand-color1", "#1976d2") },
-  };
 }
 
 export class LinePanel {

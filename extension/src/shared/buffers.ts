@@ -1,7 +1,7 @@
 /** Binary buffers of widget messages (the kernel's comm buffers arrive as DataViews). */
 
 /** A buffer as its own typed array (copied: a DataView's offset may be unaligned). */
-export function typed<T extends Float32Array | Uint32Array | Uint8Array>(
+export function typed<T extends Float64Array | Float32Array | Uint32Array | Uint8Array>(
   ctor: { new (b: ArrayBuffer): T },
   b: DataView | ArrayBuffer | ArrayBufferView | undefined | null,
 ): T {

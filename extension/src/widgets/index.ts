@@ -6,3 +6,5 @@ export { HelloModel, HelloView } from "./hello.js";
 export { H5ViewModel, H5ViewView } from "../h5view/widget.js";
 export { VoxelViewModel, VoxelViewView } from "../voxelview/widget.js";
 export { FftExplorerModel, FftExplorerView } from "../fftexplorer/widget.js";
+export { PrefitSnapshotModel, PrefitSnapshotView } from "../cubefit/prefit.js";
+export { FitDashboardModel, FitDashboardView } from "../cubefit/fitdash.js";
