@@ -376,7 +376,9 @@ export class StoreWriter {
 
 /** Writes into one dataset: buffered appends along axis 0, and direct hyperslab writes. */
 export class DatasetWriter<D extends DType = DType> {
-  private buffer: TypedArrayFor[D];
+  private buffer: TypedArrayFor[D] | undefined;
+  /** Rows [bufferStart, rows) are on disk but not yet read into the buffer. */
+  private partialOnDisk: boolean;
   /** First row held in `buffer`: always at a chunk boundary, or at the dataset's start. */
   private bufferStart: number;
   private bufferRows = 0;
@@ -398,21 +400,9 @@ export class DatasetWriter<D extends DType = DType> {
     this.chunkRows = chunks[0] ?? 1;
     this.rows = shapeNow[0] ?? 0;
     this.bufferStart = this.rows - (this.rows % this.chunkRows);
-    this.buffer = allocate(dtype, this.chunkRows * this.rowElems);
-    // Re-read the rows of the partial last chunk so the chunk is rewritten whole later.
-    if (this.bufferStart < this.rows) {
-      const n = this.rows - this.bufferStart;
-      const bytes = asBytes(this.buffer).subarray(0, n * this.rowElems * itemBytes(dtype));
-      writer
-        .h5()
-        .readHyperslab(
-          path,
-          [this.bufferStart, ...shapeNow.slice(1).map(() => 0)],
-          [n, ...shapeNow.slice(1)],
-          bytes,
-        );
-      this.bufferRows = n;
-    }
+    // The buffer (chunk rows x whole rows) is only needed by appends: allocated on the first
+    // one, so adopting a large dataset that is only written by blocks costs nothing.
+    this.partialOnDisk = this.bufferStart < this.rows;
   }
 
   /** Current extent, counting buffered rows. */
@@ -465,6 +455,7 @@ export class DatasetWriter<D extends DType = DType> {
       );
     }
     this.writer.h5();
+    const buffer = this.appendBuffer();
     let done = 0;
     while (done < nRows) {
       const room = this.chunkRows - this.bufferRows;
@@ -482,7 +473,7 @@ export class DatasetWriter<D extends DType = DType> {
         continue;
       }
       const take = Math.min(room, nRows - done);
-      (this.buffer as TypedArrayFor[D]).set(
+      buffer.set(
         data.subarray(done * rowEntries, (done + take) * rowEntries) as never,
         this.bufferRows * rowEntries,
       );
@@ -490,7 +481,7 @@ export class DatasetWriter<D extends DType = DType> {
       this.rows += take;
       done += take;
       if (this.bufferRows === this.chunkRows) {
-        this.writeRows(this.bufferStart, this.buffer, this.chunkRows);
+        this.writeRows(this.bufferStart, buffer, this.chunkRows);
         this.bufferStart += this.chunkRows;
         this.bufferRows = 0;
       }
@@ -499,7 +490,7 @@ export class DatasetWriter<D extends DType = DType> {
 
   /** Write buffered rows of a partial chunk (kept in the buffer, rewritten whole later). */
   flushBuffered(): void {
-    if (this.bufferRows === 0) return;
+    if (this.bufferRows === 0 || !this.buffer) return;
     const rowEntries = this.rowElems * lanes(this.dtype);
     this.writeRows(
       this.bufferStart,
@@ -601,7 +592,16 @@ export class DatasetWriter<D extends DType = DType> {
   private resetBuffer(): void {
     this.bufferStart = this.rows - (this.rows % this.chunkRows);
     this.bufferRows = 0;
-    if (this.bufferStart < this.rows) {
+    this.partialOnDisk = this.bufferStart < this.rows;
+  }
+
+  /**
+   * The append buffer, holding the rows of the partial last chunk, re-read from the file, so
+   * that the chunk is rewritten whole later.
+   */
+  private appendBuffer(): TypedArrayFor[D] {
+    this.buffer ??= allocate(this.dtype, this.chunkRows * this.rowElems) as TypedArrayFor[D];
+    if (this.partialOnDisk) {
       const n = this.rows - this.bufferStart;
       const bytes = asBytes(this.buffer).subarray(0, n * this.rowElems * itemBytes(this.dtype));
       this.writer
@@ -613,7 +613,9 @@ export class DatasetWriter<D extends DType = DType> {
           bytes,
         );
       this.bufferRows = n;
+      this.partialOnDisk = false;
     }
+    return this.buffer;
   }
 }
 
