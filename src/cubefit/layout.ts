@@ -9,8 +9,10 @@
  *   /R_T (T, L) f32 rebin operator   /RebinMatrix (L, T) f32
  *   /TemplatesFFT, /TemplatesFFT_R (P, T//2+1) complex64   /Mask (L,) uint8 (1 = use)
  *   /XPix, /YPix (nPix,) f64   /BinNum (nPix,) i32 in [0, S)
- *   /HyperCube/models (S, C, P, L) f32   /HyperCube/_done (Sgrid, Cgrid, Pgrid) u8
- *   /X_global (C*P,) f64   /ModelCube (S, L) f64
+ *   /HyperCube/models (S, C, P, L) f32, chunks (S_chunk, C_chunk, P_chunk, L)
+ *   /HyperCube/_done (Sgrid, Cgrid, Pgrid) u64: per tile 0 (not written) or a completion stamp
+ *     (a digest of the inputs the tile was computed from); h5py: done != 0
+ *   /X_global (C*P,) f64   /ModelCube (S, L) f64   /ModelCube_done (nSlabs,) u64 stamps
  *   /Fit/x_latest, /Fit/x_best (C*P,) f64   /Fit/x_ring (R, C*P) f64   /Fit/x_vis_ring (R, C*P) f32
  *   /Fit/metrics/{epoch, time_sec, train_rmse_ewma, val_rmse, delta_x_rel, nnz, l1_norm,
  *                 l2_norm, mass_err_L1, mass_err_Linf} (n,) f64, one row per record
@@ -38,6 +40,7 @@ export const CUBEFIT = {
   modelsDone: "/HyperCube/_done",
   xGlobal: "/X_global",
   modelCube: "/ModelCube",
+  modelCubeDone: "/ModelCube_done",
   fit: "/Fit",
   xLatest: "/Fit/x_latest",
   xBest: "/Fit/x_best",

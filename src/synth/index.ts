@@ -24,3 +24,4 @@ export {
   type EmdAxis,
   type EmdWriteOptions,
 } from "./emd.js";
+export { syntheticIfu, type SyntheticIfu, type SyntheticIfuOptions } from "./ifu.js";
