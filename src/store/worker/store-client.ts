@@ -4,6 +4,7 @@
  * StoreWriter, but every method returns a promise. A thread is started on first use and
  * ends when its last handle closes; it keeps the process alive only while a call is pending.
  */
+import { resolve as resolvePath } from "node:path";
 import type { Worker } from "node:worker_threads";
 import { spawnModuleWorker } from "./spawn.js";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
@@ -67,6 +68,8 @@ export class StoreThread {
 }
 
 let shared: StoreThread | undefined;
+/** Readers open in the shared thread, by resolved path. */
+const sharedOpen = new Map<string, number>();
 
 /** The process-wide thread that readers share unless given their own. */
 export function sharedStoreThread(): StoreThread {
@@ -105,10 +108,21 @@ export class AsyncStoreReader {
     path: string,
     opts: ReaderOptions & { thread?: StoreThread } = {},
   ): Promise<AsyncStoreReader> {
-    const thread = opts.thread ?? sharedStoreThread();
+    // HDF5 shares one file's state between the handles of a library instance: a second
+    // reader of a file the shared thread already has open would see the file as it was at
+    // the first open (and neither could refresh). Such a reader gets a thread of its own.
+    const key = resolvePath(path);
+    const thread = opts.thread ?? (sharedOpen.has(key) ? new StoreThread() : sharedStoreThread());
     const { thread: _t, ...readerOpts } = opts;
-    const id = await thread.call((api) => api.openReader(path, readerOpts));
+    let id: number;
+    try {
+      id = await thread.call((api) => api.openReader(path, readerOpts));
+    } catch (e) {
+      if (thread !== shared && !opts.thread) await thread.terminate();
+      throw e;
+    }
     thread.retain();
+    if (thread === shared) sharedOpen.set(key, (sharedOpen.get(key) ?? 0) + 1);
     return new AsyncStoreReader(thread, id, path);
   }
 
@@ -132,6 +146,12 @@ export class AsyncStoreReader {
   }
   async close(): Promise<void> {
     await this.thread.call((api) => api.closeReader(this.id));
+    if (this.thread === shared) {
+      const key = resolvePath(this.path);
+      const n = (sharedOpen.get(key) ?? 1) - 1;
+      if (n > 0) sharedOpen.set(key, n);
+      else sharedOpen.delete(key);
+    }
     await this.thread.release();
   }
 }
