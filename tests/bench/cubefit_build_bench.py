@@ -19,6 +19,7 @@ Then, for each line on stdin, runs once and prints the seconds it took:
 Stops at end of input. numpy's FFT is pocketfft (one thread); the product uses the BLAS
 threads numpy was given (the benchmark reports OPENBLAS_NUM_THREADS).
 """
+import os
 import sys
 import time
 
@@ -26,21 +27,8 @@ import h5py
 import numpy as np
 import scipy.sparse
 
-C_KMS = 299792.458
-
-
-def edges(c):
-    e = np.empty(c.size + 1)
-    e[1:-1] = 0.5 * (c[:-1] + c[1:])
-    e[0] = c[0] - 0.5 * (c[1] - c[0])
-    e[-1] = c[-1] + 0.5 * (c[-1] - c[-2])
-    return e
-
-
-def overlap_fraction(src_edges, dst_edges):
-    lo = np.maximum(src_edges[:-1, None], dst_edges[None, :-1])
-    hi = np.minimum(src_edges[1:, None], dst_edges[None, 1:])
-    return np.clip(hi - lo, 0, None) / np.diff(src_edges)[:, None]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cubefit", "fixtures"))
+from cubefit_numpy import kernel_bins  # noqa: E402
 
 
 with h5py.File(sys.argv[1], "r", swmr=True) as f:
@@ -53,10 +41,7 @@ S, V, C = losvd.shape
 P, T = tpl.shape
 L = RT.shape[1]
 dlog = (tem[-1] - tem[0]) / (T - 1)
-e_px = edges(vel) / C_KMS / dlog
-k_min = int(np.floor(e_px[0] + 0.5))
-k_max = int(np.ceil(e_px[-1] - 0.5))
-W = overlap_fraction(e_px, np.arange(k_min, k_max + 2) - 0.5)  # (V, nk)
+W, k_min, k_max = kernel_bins(vel, dlog)  # W: (V, nk)
 n = T + max(k_max, -k_min, 0)
 n += n % 2
 RT_csr = scipy.sparse.csr_matrix(RT)

@@ -18,6 +18,7 @@ import { runPythonSuite } from "./python-suite.js";
 import { ask, f64, near, nearAll, unpack } from "./cubefit-messages.js";
 import { DISPLAY_SYMBOL } from "../../kernel/src/format.js";
 import { fitDashboard, type FitDashboard } from "../../kernel/src/viewers/fitdash.js";
+import { lineChart } from "../../kernel/src/viewers/chart-raster.js";
 import { writeCubeFit, type CubeFitHandle } from "../ui/fixtures/cubefit.mjs";
 
 const kernel = fakeKernel();
@@ -358,3 +359,15 @@ test(
   { timeout: 300_000 },
   (t) => runPythonSuite(t, "test_fitdash"),
 );
+
+test("a log y axis over a series with no positive value (mass errors without orbit weights) draws", () => {
+  // The fallback domain [0, 1] made log10(0) = -Infinity and an endless tick loop (a dead kernel).
+  const panel = lineChart({
+    title: "mass_err_L1",
+    width: 120,
+    height: 80,
+    yLog: true,
+    series: [{ x: [0, 1, 2], y: [NaN, NaN, NaN], color: [0, 0, 0, 255] }],
+  });
+  assert.equal(panel.rgba.length, 120 * 80 * 4);
+});

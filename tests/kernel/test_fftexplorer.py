@@ -7,53 +7,22 @@ import json
 import os
 import struct
 import tempfile
-import time
 import unittest
 
 import numpy as np
 
-from test_protocol import KernelCase, TIMEOUT
+from widget_case import FIXTURES, HOSTILE, WidgetCase
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-FIXTURE = os.path.join(ROOT, "tests", "ui", "fixtures", "fftcache.mjs")
-HOSTILE = '<img src=x onerror="window.__pwned=1">'
+FIXTURE = os.path.join(FIXTURES, "fftcache.mjs")
 
 
 def shifted(a):
     return np.fft.fftshift(a, axes=(0, 1))
 
 
-class FftExplorerTests(KernelCase):
+class FftExplorerTests(WidgetCase):
     def open_explorer(self, code):
-        msg_id = self.kc.execute(code)
-        outs = self.outputs_for(msg_id, timeout=90)
-        reply = self.reply_for(msg_id)
-        self.assertEqual(reply["content"]["status"], "ok", outs)
-        opens = [
-            o
-            for o in outs
-            if o["msg_type"] == "comm_open"
-            and o["content"]["data"]["state"].get("_model_name") == "FftExplorerModel"
-        ]
-        self.assertEqual(len(opens), 1, outs)
-        results = [o for o in outs if o["msg_type"] == "execute_result"]
-        return opens[0], (results[0]["content"]["data"] if results else None)
-
-    def send_custom(self, comm_id, content, buffers=()):
-        msg = self.kc.session.msg(
-            "comm_msg", {"comm_id": comm_id, "data": {"method": "custom", "content": content}}
-        )
-        self.kc.session.send(self.kc.shell_channel.socket, msg, buffers=list(buffers))
-
-    def custom_from(self, comm_id, pred, timeout=TIMEOUT):
-        return self.iopub_until(
-            lambda m: m["msg_type"] == "comm_msg"
-            and m["content"]["comm_id"] == comm_id
-            and m["content"]["data"].get("method") == "custom"
-            and pred(m["content"]["data"]["content"]),
-            timeout,
-        )
+        return self.open_widget(code, "FftExplorerModel")
 
     def request(self, comm_id, rid, content, buffers=()):
         self.send_custom(comm_id, dict(content, id=rid), buffers)
@@ -175,13 +144,7 @@ class FftExplorerTests(KernelCase):
         self.assert_close(p["overview"][1], shifted(A.mean(axis=(2, 3))))
         self.assert_close(p["amplitude"][1], shifted(A[:, :, 4, 4]))
         self.kc.execute("live.close()")
-        deadline = time.time() + 15
-        seen = {}
-        while time.time() < deadline and not (seen.get("file_state") == "complete" and seen.get("following") is False):
-            m = self.kc.get_iopub_msg(timeout=TIMEOUT)
-            if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == comm_id:
-                seen.update(m["content"]["data"].get("state", {}) or {})
-        self.assertEqual((seen.get("file_state"), seen.get("following")), ("complete", False))
+        self.assert_completes(comm_id)
 
     def test_bad_paths_are_typed_errors(self):
         reply, _ = self.run_cell(

@@ -12,7 +12,7 @@ import unittest
 import h5py
 import numpy as np
 
-from test_prefit import FIXTURE, HOSTILE, WidgetCase
+from test_prefit import FIXTURE, HOSTILE, CubeFitCase
 
 METRICS = ["epoch", "time_sec", "train_rmse_ewma", "val_rmse", "delta_x_rel", "nnz", "l1_norm",
            "l2_norm", "mass_err_L1", "mass_err_Linf"]
@@ -30,7 +30,7 @@ def ewma_reference(x, beta):
     return out
 
 
-class FitDashboardTests(WidgetCase):
+class FitDashboardTests(CubeFitCase):
     def test_series_smoothing_best_and_solution(self):
         d = tempfile.mkdtemp()
         opened, result = self.open_widget(

@@ -11,34 +11,13 @@ import unittest
 import h5py
 import numpy as np
 
-from test_protocol import KernelCase, TIMEOUT
+from test_protocol import TIMEOUT
+from widget_case import HERE, WidgetCase
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
-
-class H5ViewTests(KernelCase):
+class H5ViewTests(WidgetCase):
     def open_view(self, code):
-        msg_id = self.kc.execute(code)
-        outs = self.outputs_for(msg_id)
-        reply = self.reply_for(msg_id)
-        self.assertEqual(reply["content"]["status"], "ok", outs)
-        opens = [o for o in outs if o["msg_type"] == "comm_open" and o["content"]["data"]["state"].get("_model_name") == "H5ViewModel"]
-        self.assertEqual(len(opens), 1, outs)
-        result = [o for o in outs if o["msg_type"] == "execute_result"][0]["content"]["data"]
-        return opens[0], result
-
-    def send_custom(self, comm_id, content):
-        msg = self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {"method": "custom", "content": content}})
-        self.kc.shell_channel.send(msg)
-
-    def custom_from(self, comm_id, pred, timeout=TIMEOUT):
-        return self.iopub_until(
-            lambda m: m["msg_type"] == "comm_msg"
-            and m["content"]["comm_id"] == comm_id
-            and m["content"]["data"].get("method") == "custom"
-            and pred(m["content"]["data"]["content"]),
-            timeout,
-        )
+        return self.open_widget(code, "H5ViewModel", timeout=TIMEOUT)
 
     def test_tree_reads_and_hostile_text(self):
         path = os.path.join(tempfile.mkdtemp(), "hostile.h5")

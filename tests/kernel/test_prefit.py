@@ -9,78 +9,26 @@ import json
 import os
 import struct
 import tempfile
-import time
 import unittest
 
 import h5py
 import numpy as np
 
-from test_protocol import KernelCase, TIMEOUT
+from widget_case import FIXTURES, HOSTILE, WidgetCase
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-FIXTURE = os.path.join(ROOT, "tests", "ui", "fixtures", "cubefit.mjs")
-HOSTILE = '<img src=x onerror="window.__pwned=1">'
+FIXTURE = os.path.join(FIXTURES, "cubefit.mjs")
 C_KMS = 299792.458
 
 
-class WidgetCase(KernelCase):
-    """Helpers for the CubeFit widgets' messages (shared with test_fitdash.py)."""
-
-    def open_widget(self, code, model_name):
-        msg_id = self.kc.execute(code)
-        outs = self.outputs_for(msg_id, timeout=90)
-        reply = self.reply_for(msg_id)
-        self.assertEqual(reply["content"]["status"], "ok", outs)
-        opens = [
-            o
-            for o in outs
-            if o["msg_type"] == "comm_open"
-            and o["content"]["data"]["state"].get("_model_name") == model_name
-        ]
-        self.assertEqual(len(opens), 1, outs)
-        results = [o for o in outs if o["msg_type"] == "execute_result"]
-        return opens[0], (results[0]["content"]["data"] if results else None)
-
-    def send_custom(self, comm_id, content):
-        msg = self.kc.session.msg(
-            "comm_msg", {"comm_id": comm_id, "data": {"method": "custom", "content": content}}
-        )
-        self.kc.session.send(self.kc.shell_channel.socket, msg)
-
-    def custom_from(self, comm_id, pred, timeout=TIMEOUT):
-        return self.iopub_until(
-            lambda m: m["msg_type"] == "comm_msg"
-            and m["content"]["comm_id"] == comm_id
-            and m["content"]["data"].get("method") == "custom"
-            and pred(m["content"]["data"]["content"]),
-            timeout,
-        )
-
-    @staticmethod
-    def unpack(m):
-        """The custom content with its buffers back at buffer_paths (as bytes)."""
-        c = m["content"]["data"]["content"]
-        for path, b in zip(c.get("buffer_paths", []), m["buffers"]):
-            obj = c
-            for k in path[:-1]:
-                obj = obj[k]
-            obj[path[-1]] = bytes(b)
-        return c
+class CubeFitCase(WidgetCase):
+    """The CubeFit widgets' requests (shared with test_fitdash.py)."""
 
     def request(self, comm_id, rid, content):
         self.send_custom(comm_id, dict(content, id=rid))
         return self.unpack(self.custom_from(comm_id, lambda c: c.get("id") == rid))
 
-    @staticmethod
-    def f64(b):
-        return np.frombuffer(b, dtype="<f8")
 
-    def close(self, got, want, rtol=1e-12, atol=1e-12):
-        np.testing.assert_allclose(got, np.asarray(want, dtype=float), rtol=rtol, atol=atol)
-
-
-class PrefitTests(WidgetCase):
+class PrefitTests(CubeFitCase):
     def check_panels(self, p, f, spaxel, component, population):
         obs = f["/ObsPix"][:]
         mask = f["/Mask"][:]
@@ -177,13 +125,7 @@ class PrefitTests(WidgetCase):
         self.assertEqual(list(c["panels"]), ["models"])
         self.assertTrue(all(q["done"] for q in c["panels"]["models"]["pairs"]))
         self.kc.execute("b.close()")
-        deadline = time.time() + 15
-        seen = {}
-        while time.time() < deadline and not (seen.get("file_state") == "complete" and seen.get("following") is False):
-            m = self.kc.get_iopub_msg(timeout=TIMEOUT)
-            if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == comm_id:
-                seen.update(m["content"]["data"].get("state", {}) or {})
-        self.assertEqual((seen.get("file_state"), seen.get("following")), ("complete", False))
+        self.assert_completes(comm_id)
         with h5py.File(os.path.join(d, "cube.h5"), "r") as f:
             p = self.request(comm_id, "r2", {"type": "panels"})["panels"]
             self.check_panels(p, f, 0, 0, 0)

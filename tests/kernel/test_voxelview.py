@@ -12,12 +12,9 @@ import zlib
 
 import numpy as np
 
-from test_protocol import KernelCase, TIMEOUT
+from widget_case import FIXTURES, HOSTILE, WidgetCase
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-FIXTURE = os.path.join(ROOT, "tests", "ui", "fixtures", "voxelmap.mjs")
-HOSTILE = '<img src=x onerror="window.__pwned=1">'
+FIXTURE = os.path.join(FIXTURES, "voxelmap.mjs")
 
 SHAPE = (9, 7, 5)
 HOLE = (8, 6, 4)
@@ -61,36 +58,9 @@ def png_pixels(b64):
     return width, height, rows
 
 
-class VoxelViewTests(KernelCase):
+class VoxelViewTests(WidgetCase):
     def open_view(self, code):
-        msg_id = self.kc.execute(code)
-        outs = self.outputs_for(msg_id, timeout=60)
-        reply = self.reply_for(msg_id)
-        self.assertEqual(reply["content"]["status"], "ok", outs)
-        opens = [
-            o
-            for o in outs
-            if o["msg_type"] == "comm_open"
-            and o["content"]["data"]["state"].get("_model_name") == "VoxelViewModel"
-        ]
-        self.assertEqual(len(opens), 1, outs)
-        result = [o for o in outs if o["msg_type"] == "execute_result"][0]["content"]["data"]
-        return opens[0], result
-
-    def send_custom(self, comm_id, content):
-        msg = self.kc.session.msg(
-            "comm_msg", {"comm_id": comm_id, "data": {"method": "custom", "content": content}}
-        )
-        self.kc.shell_channel.send(msg)
-
-    def custom_from(self, comm_id, pred, timeout=TIMEOUT):
-        return self.iopub_until(
-            lambda m: m["msg_type"] == "comm_msg"
-            and m["content"]["comm_id"] == comm_id
-            and m["content"]["data"].get("method") == "custom"
-            and pred(m["content"]["data"]["content"]),
-            timeout,
-        )
+        return self.open_widget(code, "VoxelViewModel", timeout=60)
 
     @staticmethod
     def decode(m):
@@ -257,13 +227,7 @@ class VoxelViewTests(KernelCase):
         self.check_plane(c, I, S, N, scale=5.0)
         # The writer closes: the view says the file is complete and stops following.
         self.kc.execute("live.close()")
-        deadline = time.time() + 15
-        seen = {}
-        while time.time() < deadline and not (seen.get("file_state") == "complete" and seen.get("following") is False):
-            m = self.kc.get_iopub_msg(timeout=TIMEOUT)
-            if m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == comm_id:
-                seen.update(m["content"]["data"].get("state", {}) or {})
-        self.assertEqual((seen.get("file_state"), seen.get("following")), ("complete", False))
+        self.assert_completes(comm_id)
 
     def test_symmetry_fallbacks_and_errors(self):
         d = tempfile.mkdtemp()

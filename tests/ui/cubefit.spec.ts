@@ -11,33 +11,24 @@
 
 import { expect, test } from "@jupyterlab/galata";
 import type { Download, Locator } from "@playwright/test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../../.ci/setup.mjs";
 import {
   ARTIFACTS,
-  NotebookSession,
-  STAGELAB,
+  HOSTILE,
   captureConsoleOnFailure,
-  ensureStagelabKernel,
+  expectNothingInjected,
+  stagelabNotebook,
+  tempDirPerTest,
 } from "./helpers.js";
 
 test.use({ serverFiles: "off", acceptDownloads: true });
 
 const FIXTURE = join(ROOT, "tests", "ui", "fixtures", "cubefit.mjs");
-const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 
 const consoleLines = captureConsoleOnFailure();
-let dir = "";
-
-test.beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "stagelab-cubefit-ui-"));
-});
-
-test.afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirPerTest("cubefit");
 
 /** Click an export button and return the saved file's bytes. */
 async function exported(
@@ -51,16 +42,8 @@ async function exported(
 }
 
 test("CubeFit: prefit snapshot and live fit dashboard", async ({ page }) => {
-  await ensureStagelabKernel(page, STAGELAB);
-  let dialogs = 0;
-  page.on("dialog", (d) => {
-    dialogs++;
-    void d.dismiss();
-  });
-  const nb = await NotebookSession.start(page, STAGELAB);
-  /** A value of the kernel, through JSON (a cell's string result shows JSON-quoted). */
-  const kernelJson = async (expr: string): Promise<unknown> =>
-    JSON.parse(JSON.parse((await nb.runText(`JSON.stringify(${expr})`))[0]!) as string);
+  const dir = tempDir();
+  const { nb, dialogs } = await stagelabNotebook(page);
 
   // ---- PrefitSnapshot -------------------------------------------------------------------------
   await nb.run(
@@ -88,7 +71,7 @@ test("CubeFit: prefit snapshot and live fit dashboard", async ({ page }) => {
   await expect(info("spectra")).toHaveAttribute("data-masked-pixels", "5");
   await expect(info("templates")).toHaveAttribute("data-populations", "0,1,2,3");
   await expect(info("losvd")).toHaveAttribute("data-kernel-points", "41");
-  const panels = async () => (await kernelJson("await pstats()")) as Record<string, number>;
+  const panels = async () => (await nb.json("await pstats()")) as Record<string, number>;
   let want = await panels();
   for (const name of ["spectra", "templates", "losvd", "models"])
     expect(Number(await info(name).getAttribute("data-sum"))).toBeCloseTo(want[name]!, 6);
@@ -157,7 +140,7 @@ test("CubeFit: prefit snapshot and live fit dashboard", async ({ page }) => {
   // Pause: rows written meanwhile wait; resume brings them.
   await fv.locator(".sl-cf-follow").click();
   await expect(fv.locator(".sl-cf-status")).toHaveText("paused");
-  const paused = (await kernelJson(
+  const paused = (await nb.json(
     "{ following: fd.get('following'), best: fd.best.map((b) => b && b.row) }",
   )) as { following: boolean; best: number[] };
   expect(paused.following).toBe(false);
@@ -180,7 +163,7 @@ test("CubeFit: prefit snapshot and live fit dashboard", async ({ page }) => {
   await expect(fv).not.toHaveAttribute("data-draws", draws!);
   await fv.locator(".sl-fd-logy input").check();
   await expect(fv).toHaveAttribute("data-log-y", "true");
-  const k = (await kernelJson(
+  const k = (await nb.json(
     "{ axis: [fd.get('x_axis'), fd.get('log_y')], masses: Array.from((await fd.solution()).masses) }",
   )) as { axis: unknown[]; masses: number[] };
   expect(k.axis).toEqual(["time_sec", true]);
@@ -224,12 +207,5 @@ test("CubeFit: prefit snapshot and live fit dashboard", async ({ page }) => {
 
   // File-controlled text is text.
   expect(await page.locator(".stagelab-cubefit img, .stagelab-cubefit script").count()).toBe(0);
-  expect(
-    await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
-  ).toBeUndefined();
-  expect(dialogs).toBe(0);
-  const pageErrors = consoleLines().filter(
-    (l) => l.startsWith("[pageerror]") && !l.includes("No active debugger session"),
-  );
-  expect(pageErrors).toEqual([]);
+  await expectNothingInjected(page, dialogs(), consoleLines());
 });

@@ -10,34 +10,24 @@
 
 import { expect, test } from "@jupyterlab/galata";
 import type { Locator } from "@playwright/test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../.ci/setup.mjs";
 import {
   ARTIFACTS,
-  NotebookSession,
-  STAGELAB,
+  HOSTILE,
   captureConsoleOnFailure,
-  ensureStagelabKernel,
+  expectNothingInjected,
   screenshot,
+  stagelabNotebook,
+  tempDirPerTest,
 } from "./helpers.js";
 
 test.use({ serverFiles: "off" });
 
 const FIXTURE = join(ROOT, "tests", "ui", "fixtures", "fftcache.mjs");
-const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 
 const consoleLines = captureConsoleOnFailure();
-let dir = "";
-
-test.beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "stagelab-fftexplorer-ui-"));
-});
-
-test.afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirPerTest("fftexplorer");
 
 /** CSS position (relative to the canvas) of the centre of display pixel (c, r). */
 async function pixelPoint(canvas: Locator, c: number, r: number) {
@@ -62,13 +52,8 @@ function checksum(canvas: Locator): Promise<number> {
 test("FftExplorer: linked panels, readout, mask drawing, live blocks and proceed", async ({
   page,
 }) => {
-  await ensureStagelabKernel(page, STAGELAB);
-  let dialogs = 0;
-  page.on("dialog", (d) => {
-    dialogs++;
-    void d.dismiss();
-  });
-  const nb = await NotebookSession.start(page, STAGELAB);
+  const dir = tempDir();
+  const { nb, dialogs } = await stagelabNotebook(page);
   await nb.run(
     'import { fftExplorer, type FftSelection } from "@stagelab/kernel";\n' +
       `import * as fx from ${JSON.stringify(FIXTURE)};\n` +
@@ -105,11 +90,8 @@ test("FftExplorer: linked panels, readout, mask drawing, live blocks and proceed
   // The readout shows the kernel's values (display pixel (c, r) of the shifted overview).
   const readout = view.locator(".sl-fx-readout");
   const field = (name: string) => readout.locator(`[data-field="${name}"]`);
-  /** A value of the kernel, through JSON (a cell's string result shows JSON-quoted). */
-  const kernelJson = async (expr: string): Promise<unknown> =>
-    JSON.parse(JSON.parse((await nb.runText(`JSON.stringify(${expr})`))[0]!) as string);
   const kernelValue = async (panel: string, i: number) =>
-    Number(await kernelJson(`(await ex.panels()).${panel}.values[${i}]`));
+    Number(await nb.json(`(await ex.panels()).${panel}.values[${i}]`));
   await overview.hover({ position: await pixelPoint(overview, 11, 5) });
   await expect(field("q")).toHaveText("(13, 3)"); // row 5 of 16 is qy = -3, column 11 qx = 3
   await expect(field("freq")).toHaveText("(-0.1875, 0.1875)");
@@ -125,7 +107,7 @@ test("FftExplorer: linked panels, readout, mask drawing, live blocks and proceed
   await expect(view.locator('.sl-fx-panel[data-panel="detector"] .sl-fx-title')).toHaveText(
     "Sub-selection: |FT| at q = (-3, 3)",
   );
-  expect(await kernelJson("ex.selection.scanFrequency")).toEqual([13, 3]);
+  expect(await nb.json("ex.selection.scanFrequency")).toEqual([13, 3]);
   await detector.hover({ position: await pixelPoint(detector, 2, 1) });
   expect(Number(await field("value").getAttribute("data-raw"))).toBeCloseTo(
     await kernelValue("detector", 1 * 8 + 2),
@@ -161,7 +143,7 @@ test("FftExplorer: linked panels, readout, mask drawing, live blocks and proceed
   await view.locator(".sl-fx-tool select").selectOption("toggle");
   await detector.click({ position: await pixelPoint(detector, 1, 1) });
   await expect(overview).toHaveAttribute("data-painted", /:11$/);
-  const mask = (await kernelJson("Array.from(ex.mask)")) as number[];
+  const mask = (await nb.json("Array.from(ex.mask)")) as number[];
   const want = Array.from({ length: 64 }, (_, i) => {
     const [r, c] = [Math.floor(i / 8), i % 8];
     return r >= 1 && r <= 3 && c >= 1 && c <= 4 && !(r === 1 && c === 1) ? 1 : 0;
@@ -201,7 +183,7 @@ test("FftExplorer: linked panels, readout, mask drawing, live blocks and proceed
   await view.locator(".sl-fx-proceed").click();
   await expect(proceedText).toHaveText("done: correlations started");
   await nb.run("const s = await ex.proceeded;");
-  const sel = await kernelJson(
+  const sel = await nb.json(
     "{ q: s.scanFrequency, k: s.detectorPixel, n: s.mask.reduce((a, b) => a + b, 0), calls: picked.length }",
   );
   expect(sel).toEqual({ q: [13, 3], k: [1, 1], n: 11, calls: 2 });
@@ -210,12 +192,5 @@ test("FftExplorer: linked panels, readout, mask drawing, live blocks and proceed
   // File-controlled text is text.
   await expect(view.locator(".sl-fx-meta")).toContainText(HOSTILE);
   expect(await view.locator("img, script, b").count()).toBe(0);
-  expect(
-    await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
-  ).toBeUndefined();
-  expect(dialogs).toBe(0);
-  const pageErrors = consoleLines().filter(
-    (l) => l.startsWith("[pageerror]") && !l.includes("No active debugger session"),
-  );
-  expect(pageErrors).toEqual([]);
+  await expectNothingInjected(page, dialogs(), consoleLines());
 });

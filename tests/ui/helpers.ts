@@ -4,7 +4,8 @@
 import { test, type IJupyterLabPageFixture } from "@jupyterlab/galata";
 import { expect, type Locator } from "@playwright/test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOT, VENV_DIR, jupyterEnv } from "../../.ci/setup.mjs";
@@ -28,6 +29,9 @@ export const STAGELAB: KernelUnderTest = {
   name: "stagelab",
   displayName: "TypeScript (stagelab)",
 };
+
+/** File-controlled text the viewer tests write into files: it must stay text (see expectNothingInjected). */
+export const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 
 /** The kernelspec names the running Jupyter server offers. */
 export async function kernelspecNames(page: IJupyterLabPageFixture): Promise<string[]> {
@@ -159,6 +163,11 @@ export class NotebookSession {
   async runText(source: string): Promise<string[]> {
     return this.outputText(await this.run(source));
   }
+
+  /** A value of the kernel, through JSON (a cell's string result shows JSON-quoted). */
+  async json(expr: string): Promise<unknown> {
+    return JSON.parse(JSON.parse((await this.runText(`JSON.stringify(${expr})`))[0]!) as string);
+  }
 }
 
 /**
@@ -228,4 +237,54 @@ export function captureConsoleOnFailure(): () => string[] {
     }
   });
   return () => lines();
+}
+
+/**
+ * A notebook on the stagelab kernel (registered first when the server lacks it), and the
+ * number of dialogs the page opened from now on (each is dismissed).
+ */
+export async function stagelabNotebook(
+  page: IJupyterLabPageFixture,
+): Promise<{ nb: NotebookSession; dialogs: () => number }> {
+  await ensureStagelabKernel(page, STAGELAB);
+  let dialogs = 0;
+  page.on("dialog", (d) => {
+    dialogs++;
+    void d.dismiss();
+  });
+  return { nb: await NotebookSession.start(page, STAGELAB), dialogs: () => dialogs };
+}
+
+/**
+ * File-controlled text stayed text: no injected handler ran (window.__pwned, see HOSTILE), no
+ * dialog opened, no uncaught page error (`lines`: from captureConsoleOnFailure).
+ */
+export async function expectNothingInjected(
+  page: IJupyterLabPageFixture,
+  dialogs: number,
+  lines: string[],
+): Promise<void> {
+  expect(
+    await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
+  ).toBeUndefined();
+  expect(dialogs).toBe(0);
+  const pageErrors = lines.filter(
+    (l) => l.startsWith("[pageerror]") && !l.includes("No active debugger session"),
+  );
+  expect(pageErrors).toEqual([]);
+}
+
+/**
+ * A fresh temp dir for each test of this file (stagelab-<name>-ui-…), removed after it.
+ * Returns a reader of the current test's dir.
+ */
+export function tempDirPerTest(name: string): () => string {
+  let dir = "";
+  test.beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), `stagelab-${name}-ui-`));
+  });
+  test.afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }

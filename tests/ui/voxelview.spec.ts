@@ -7,36 +7,26 @@
 
 import { expect, test } from "@jupyterlab/galata";
 import type { Locator } from "@playwright/test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../.ci/setup.mjs";
 import {
   ARTIFACTS,
-  NotebookSession,
-  STAGELAB,
+  HOSTILE,
   captureConsoleOnFailure,
-  ensureStagelabKernel,
+  expectNothingInjected,
   screenshot,
+  stagelabNotebook,
+  tempDirPerTest,
 } from "./helpers.js";
 
 test.use({ serverFiles: "off" });
 
 const FIXTURE = join(ROOT, "tests", "ui", "fixtures", "voxelmap.mjs");
-const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 /** The fixture's intensity at sub-Miller n (ASU n >= 0). */
 const intensityAt = (n: number[], scale = 1) => scale * (1 + n[0]! + 10 * n[1]! + 100 * n[2]!);
 
 const consoleLines = captureConsoleOnFailure();
-let dir = "";
-
-test.beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "stagelab-voxelview-ui-"));
-});
-
-test.afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirPerTest("voxelview");
 
 interface CanvasState {
   cols: number;
@@ -111,14 +101,9 @@ async function voxelColour(canvas: Locator, nx: number, ny: number): Promise<num
 test("VoxelView: linked planes, readout, ASU expansion, colours and live commits", async ({
   page,
 }) => {
-  await ensureStagelabKernel(page, STAGELAB);
-  let dialogs = 0;
-  page.on("dialog", (d) => {
-    dialogs++;
-    void d.dismiss();
-  });
+  const dir = tempDir();
   const file = join(dir, "map.h5");
-  const nb = await NotebookSession.start(page, STAGELAB);
+  const { nb, dialogs } = await stagelabNotebook(page);
   await nb.run(
     'import { voxelView } from "@stagelab/kernel";\n' +
       `import * as fx from ${JSON.stringify(FIXTURE)};\n` +
@@ -232,12 +217,5 @@ test("VoxelView: linked planes, readout, ASU expansion, colours and live commits
   // File-controlled text is text.
   await expect(view.locator(".sl-vx-meta")).toContainText(HOSTILE);
   expect(await view.locator("img, script").count()).toBe(0);
-  expect(
-    await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned),
-  ).toBeUndefined();
-  expect(dialogs).toBe(0);
-  const pageErrors = consoleLines().filter(
-    (l) => l.startsWith("[pageerror]") && !l.includes("No active debugger session"),
-  );
-  expect(pageErrors).toEqual([]);
+  await expectNothingInjected(page, dialogs(), consoleLines());
 });

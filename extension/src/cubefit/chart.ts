@@ -1,14 +1,16 @@
 /**
  * What the CubeFit views (PrefitSnapshot, FitDashboard) share: a Vega-Lite chart in a card
  * with PNG and SVG export (Vega's view.toImageURL / view.toSVG, saved as a download), rows
- * added or replaced in place with Vega changesets, a hover callback, and the kernel's packed
- * messages (typed arrays as buffers at `buffer_paths`) unpacked back into objects.
+ * added or replaced in place with Vega changesets, a hover callback, redraws when the view's
+ * width changes, and the kernel's packed messages (typed arrays as buffers at `buffer_paths`)
+ * unpacked back into objects.
  */
 import embed, { type Result } from "vega-embed";
 import { changeset } from "vega";
 import { put_buffers } from "@jupyter-widgets/base";
 import { typed } from "../shared/buffers.js";
 import { themeConfig } from "../shared/vega-theme.js";
+import { button } from "../shared/controls.js";
 
 /** A custom message with its buffers put back where `buffer_paths` says (as DataViews). */
 export function unpack<T>(
@@ -35,28 +37,6 @@ export function num(v: number, digits = 6): string {
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-4 || a >= 1e9)) return v.toExponential(digits - 1).replace(/\.?0+e/, "e");
   return String(Number(v.toPrecision(digits)));
-}
-
-/** A label with a control, for toolbars. */
-export function labelled(text: string, control: HTMLElement, cls: string): HTMLLabelElement {
-  const l = document.createElement("label");
-  l.className = cls;
-  l.append(document.createTextNode(`${text} `), control);
-  return l;
-}
-
-export function button(
-  text: string,
-  cls: string,
-  title: string,
-  fn: () => void,
-): HTMLButtonElement {
-  const b = document.createElement("button");
-  b.textContent = text;
-  b.className = `${cls} jupyter-button`;
-  b.title = title;
-  b.addEventListener("click", fn);
-  return b;
 }
 
 type Spec = Record<string, unknown>;
@@ -205,4 +185,35 @@ export class ChartCard {
 export function chartWidth(width: number, columns: number, min = 220, max = 520): number {
   const w = Math.floor((Math.max(0, width) - 90 * columns) / columns);
   return Math.max(min, Math.min(max, w || min));
+}
+
+/**
+ * The width of `el` for charts: `onChange` runs when it has changed by 40 px or more (at once
+ * the first time, then 200 ms after the last change) with `width` already updated.
+ */
+export class WidthWatcher {
+  width = 0;
+  private readonly observer: ResizeObserver;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(el: HTMLElement, onChange: () => void) {
+    this.observer = new ResizeObserver(() => {
+      const w = el.clientWidth;
+      if (w <= 0 || Math.abs(w - this.width) < 40) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(
+        () => {
+          this.width = el.clientWidth;
+          onChange();
+        },
+        this.width ? 200 : 0,
+      );
+    });
+    this.observer.observe(el);
+  }
+
+  dispose(): void {
+    this.observer.disconnect();
+    if (this.timer) clearTimeout(this.timer);
+  }
 }

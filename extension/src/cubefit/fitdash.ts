@@ -15,8 +15,9 @@
  * groups are file-controlled text: set with textContent, or drawn as chart text.
  */
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from "@jupyter-widgets/base";
-import { MODULE_NAME, MODULE_VERSION } from "../version.js";
-import { ChartCard, button, chartWidth, f64, labelled, num, unpack } from "./chart.js";
+import { FOLLOW_DEFAULTS, widgetNames } from "../shared/model.js";
+import { FollowHeader, bindControl, button, labelled, setState } from "../shared/controls.js";
+import { ChartCard, WidthWatcher, chartWidth, f64, num, unpack } from "./chart.js";
 
 export class FitDashboardModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -26,12 +27,7 @@ export class FitDashboardModel extends DOMWidgetModel {
   override defaults(): Backbone.ObjectHash {
     return {
       ...super.defaults(),
-      _model_name: "FitDashboardModel",
-      _model_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_name: "FitDashboardView",
-      _view_module: MODULE_NAME,
-      _view_module_version: MODULE_VERSION,
+      ...widgetNames("FitDashboardModel", "FitDashboardView"),
       runs: [],
       metrics: [],
       x_axis: "epoch",
@@ -40,11 +36,7 @@ export class FitDashboardModel extends DOMWidgetModel {
       log_y: false,
       solution: "x_latest",
       solution_run: 0,
-      following: false,
-      poll_ms: 500,
-      sequence: 0,
-      file_state: "",
-      error: "",
+      ...FOLLOW_DEFAULTS,
     };
   }
 }
@@ -99,12 +91,10 @@ type Row = Record<string, unknown> & { ri: number };
 let nextRequest = 0;
 
 export class FitDashboardView extends DOMWidgetView {
-  private readonly header = document.createElement("div");
+  private header!: FollowHeader;
   private readonly controls = document.createElement("div");
   private readonly runList = document.createElement("ul");
   private readonly readout = document.createElement("div");
-  private readonly status = document.createElement("span");
-  private readonly followButton = document.createElement("button");
   private readonly xAxis = document.createElement("select");
   private readonly logX = document.createElement("input");
   private readonly logY = document.createElement("input");
@@ -120,24 +110,11 @@ export class FitDashboardView extends DOMWidgetView {
   private solution: SolutionMessage | undefined;
   private drawn = false;
   private solutionDrawn = false;
-  private width = 0;
-  private resizeObserver: ResizeObserver | undefined;
-  private resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  private sizer!: WidthWatcher;
 
   override render(): void {
-    this.el.classList.add("stagelab-fitdash", "stagelab-cubefit");
-    this.header.className = "sl-cf-header";
-    const title = document.createElement("span");
-    title.className = "sl-cf-file";
-    title.textContent = "Fit dashboard";
-    this.status.className = "sl-cf-status";
-    this.status.setAttribute("aria-live", "polite");
-    this.followButton.className = "sl-cf-follow jupyter-button";
-    this.followButton.addEventListener("click", () => {
-      this.model.set("following", !this.model.get("following"));
-      this.touch();
-    });
-    this.header.append(title, this.status, this.followButton);
+    this.el.classList.add("sl-view", "stagelab-fitdash", "stagelab-cubefit");
+    this.header = new FollowHeader(this, "sl-cf", "Fit dashboard", [], "resume");
     this.runList.className = "sl-fd-runs";
     this.buildControls();
     this.metricsCard = new ChartCard(
@@ -157,7 +134,7 @@ export class FitDashboardView extends DOMWidgetView {
     this.readout.className = "sl-cf-readout";
     this.readout.setAttribute("aria-live", "polite");
     this.el.append(
-      this.header,
+      this.header.el,
       this.runList,
       this.controls,
       this.readout,
@@ -182,20 +159,10 @@ export class FitDashboardView extends DOMWidgetView {
       () => this.syncControls(),
       this,
     );
-    this.resizeObserver = new ResizeObserver(() => {
-      const w = this.el.clientWidth;
-      if (w <= 0 || Math.abs(w - this.width) < 40) return;
-      if (this.resizeTimer) clearTimeout(this.resizeTimer);
-      this.resizeTimer = setTimeout(
-        () => {
-          this.width = this.el.clientWidth;
-          this.redraw();
-          if (this.solution) void this.drawSolution(true);
-        },
-        this.width ? 200 : 0,
-      );
+    this.sizer = new WidthWatcher(this.el, () => {
+      this.redraw();
+      if (this.solution) void this.drawSolution(true);
     });
-    this.resizeObserver.observe(this.el);
     this.renderStatus();
     this.renderRuns();
     this.syncControls();
@@ -204,8 +171,7 @@ export class FitDashboardView extends DOMWidgetView {
   }
 
   override remove(): this {
-    this.resizeObserver?.disconnect();
-    if (this.resizeTimer) clearTimeout(this.resizeTimer);
+    this.sizer.dispose();
     this.metricsCard.dispose();
     this.solutionCard.dispose();
     return super.remove();
@@ -224,10 +190,10 @@ export class FitDashboardView extends DOMWidgetView {
     this.controls.className = "sl-cf-controls";
     this.xAxis.add(new Option("epoch", "epoch"));
     this.xAxis.add(new Option("time (s)", "time_sec"));
-    this.xAxis.addEventListener("change", () => this.setState("x_axis", this.xAxis.value));
+    bindControl(this, this.xAxis, "x_axis");
     for (const box of [this.logX, this.logY]) box.type = "checkbox";
-    this.logX.addEventListener("change", () => this.setState("log_x", this.logX.checked));
-    this.logY.addEventListener("change", () => this.setState("log_y", this.logY.checked));
+    bindControl(this, this.logX, "log_x");
+    bindControl(this, this.logY, "log_y");
     this.beta.type = "number";
     this.beta.min = "0";
     this.beta.max = "0.99";
@@ -236,14 +202,14 @@ export class FitDashboardView extends DOMWidgetView {
       "EWMA factor beta of the smoothed series (bias-corrected as in Adam; 0 = raw)";
     this.beta.addEventListener("change", () => {
       const b = Number(this.beta.value);
-      if (b >= 0 && b < 1) this.setState("smoothing", b);
+      if (b >= 0 && b < 1) setState(this, "smoothing", b);
       else this.syncControls();
     });
     this.which.add(new Option("x_latest", "x_latest"));
     this.which.add(new Option("x_best", "x_best"));
-    this.which.addEventListener("change", () => this.setState("solution", this.which.value));
+    bindControl(this, this.which, "solution");
     this.runPick.addEventListener("change", () =>
-      this.setState("solution_run", Number(this.runPick.value)),
+      setState(this, "solution_run", Number(this.runPick.value)),
     );
     this.controls.append(
       labelled("x", this.xAxis, "sl-fd-x"),
@@ -259,27 +225,10 @@ export class FitDashboardView extends DOMWidgetView {
     );
   }
 
-  private setState(key: string, value: unknown): void {
-    this.model.set(key, value);
-    this.touch();
-  }
-
   // ---- model -> view -------------------------------------------------------------------------
 
   private renderStatus(): void {
-    const state = String(this.model.get("file_state") ?? "");
-    const following = Boolean(this.model.get("following"));
-    const err = String(this.model.get("error") ?? "");
-    this.status.textContent = err
-      ? `error: ${err}`
-      : following
-        ? "● live"
-        : state === "writing"
-          ? "paused"
-          : state;
-    this.followButton.textContent = following ? "pause" : "resume";
-    this.followButton.disabled = state !== "writing" && !following;
-    this.el.dataset.following = String(following);
+    this.el.dataset.following = String(this.header.render());
   }
 
   private renderRuns(): void {
@@ -329,7 +278,7 @@ export class FitDashboardView extends DOMWidgetView {
 
   private onCustom(content: Record<string, unknown>, buffers: (DataView | ArrayBuffer)[]): void {
     if (content.type === "error") {
-      this.status.textContent = `error: ${String(content.message ?? "request failed")}`;
+      this.header.error(content.message);
       return;
     }
     if (content.type === "rows") void this.takeRows(unpack<RowsMessage>(content, buffers));
@@ -421,7 +370,7 @@ export class FitDashboardView extends DOMWidgetView {
     const xField = this.xAxis.value === "time_sec" ? "time_sec" : "epoch";
     const logX = this.logX.checked;
     const logY = this.logY.checked;
-    const w = chartWidth(this.width || this.el.clientWidth || 900, 2, 170, 420);
+    const w = chartWidth(this.sizer.width || this.el.clientWidth || 900, 2, 170, 420);
     const h = Math.round(w * 0.45);
     const labels = this.runs().map((r) => r.label);
     const color = {
@@ -537,7 +486,7 @@ export class FitDashboardView extends DOMWidgetView {
       return;
     }
     this.solutionDrawn = true;
-    const w = chartWidth(this.width || this.el.clientWidth || 900, 2, 170, 420);
+    const w = chartWidth(this.sizer.width || this.el.clientWidth || 900, 2, 170, 420);
     await this.solutionCard.render({
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       datasets: { masses: massRows, cells },

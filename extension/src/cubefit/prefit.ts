@@ -14,8 +14,9 @@
  * File-controlled text (names, attributes, notes) is set with textContent only.
  */
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from "@jupyter-widgets/base";
-import { MODULE_NAME, MODULE_VERSION } from "../version.js";
-import { ChartCard, chartWidth, f64, labelled, num, unpack } from "./chart.js";
+import { FOLLOW_DEFAULTS, widgetNames } from "../shared/model.js";
+import { FollowHeader, labelled } from "../shared/controls.js";
+import { ChartCard, WidthWatcher, chartWidth, f64, num, unpack } from "./chart.js";
 
 export class PrefitSnapshotModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -25,12 +26,7 @@ export class PrefitSnapshotModel extends DOMWidgetModel {
   override defaults(): Backbone.ObjectHash {
     return {
       ...super.defaults(),
-      _model_name: "PrefitSnapshotModel",
-      _model_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_name: "PrefitSnapshotView",
-      _view_module: MODULE_NAME,
-      _view_module_version: MODULE_VERSION,
+      ...widgetNames("PrefitSnapshotModel", "PrefitSnapshotView"),
       file: "",
       cube: null,
       spaxel: 0,
@@ -42,11 +38,7 @@ export class PrefitSnapshotModel extends DOMWidgetModel {
       max_spectra: 4,
       tiles_done: 0,
       tiles_total: 0,
-      following: false,
-      poll_ms: 500,
-      sequence: 0,
-      file_state: "",
-      error: "",
+      ...FOLLOW_DEFAULTS,
     };
   }
 }
@@ -102,6 +94,34 @@ const PANEL_NAMES = ["spectra", "templates", "losvd", "models"] as const;
 
 let nextRequest = 0;
 
+/** One line per series against the wavelength (rows: {series, wavelength, value}). */
+function lineSpec(
+  title: string,
+  width: number,
+  height: number,
+  rows: Record<string, unknown>[],
+  yTitle: string,
+  colorTitle: string,
+): Record<string, unknown> {
+  return {
+    title,
+    width,
+    height,
+    data: { values: rows },
+    mark: { type: "line", clip: true, strokeWidth: 1.3 },
+    encoding: {
+      x: {
+        field: "wavelength",
+        type: "quantitative",
+        title: "wavelength = exp(ObsPix)",
+        scale: { zero: false },
+      },
+      y: { field: "value", type: "quantitative", title: yTitle, scale: { zero: false } },
+      color: { field: "series", type: "nominal", title: colorTitle, sort: null, legend: LEGEND },
+    },
+  };
+}
+
 function finiteSum(a: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i]!)) s += a[i]!;
@@ -109,39 +129,27 @@ function finiteSum(a: ArrayLike<number>): number {
 }
 
 export class PrefitSnapshotView extends DOMWidgetView {
-  private readonly header = document.createElement("div");
+  private header!: FollowHeader;
   private readonly meta = document.createElement("div");
   private readonly controls = document.createElement("div");
   private readonly readout = document.createElement("div");
-  private readonly status = document.createElement("span");
   private readonly tiles = document.createElement("span");
-  private readonly followButton = document.createElement("button");
   private readonly spaxel = document.createElement("input");
   private readonly component = document.createElement("select");
   private readonly population = document.createElement("select");
   private readonly infos = new Map<string, HTMLElement>();
   private card!: ChartCard;
   private panels: Panels = {};
-  private width = 0;
-  private resizeObserver: ResizeObserver | undefined;
-  private resizeTimer: ReturnType<typeof setTimeout> | undefined;
+  private sizer!: WidthWatcher;
   private pending = 0;
 
   override render(): void {
-    this.el.classList.add("stagelab-prefit", "stagelab-cubefit");
-    this.header.className = "sl-cf-header";
-    const title = document.createElement("span");
-    title.className = "sl-cf-file";
-    title.textContent = String(this.model.get("file") ?? "");
+    this.el.classList.add("sl-view", "stagelab-prefit", "stagelab-cubefit");
     this.tiles.className = "sl-pf-tiles";
     this.tiles.setAttribute("aria-live", "polite");
-    this.status.className = "sl-cf-status";
-    this.followButton.className = "sl-cf-follow jupyter-button";
-    this.followButton.addEventListener("click", () => {
-      this.model.set("following", !this.model.get("following"));
-      this.touch();
-    });
-    this.header.append(title, this.tiles, this.status, this.followButton);
+    this.header = new FollowHeader(this, "sl-cf", String(this.model.get("file") ?? ""), [
+      this.tiles,
+    ]);
     this.meta.className = "sl-cf-meta";
     this.buildControls();
     this.card = new ChartCard(
@@ -159,7 +167,7 @@ export class PrefitSnapshotView extends DOMWidgetView {
     }
     this.readout.className = "sl-cf-readout";
     this.readout.setAttribute("aria-live", "polite");
-    this.el.append(this.header, this.meta, this.controls, this.card.el, this.readout);
+    this.el.append(this.header.el, this.meta, this.controls, this.card.el, this.readout);
 
     this.model.on("msg:custom", this.onCustom, this);
     this.model.on(
@@ -173,19 +181,7 @@ export class PrefitSnapshotView extends DOMWidgetView {
       () => this.syncControls(),
       this,
     );
-    this.resizeObserver = new ResizeObserver(() => {
-      const w = this.el.clientWidth;
-      if (w <= 0 || Math.abs(w - this.width) < 40) return;
-      if (this.resizeTimer) clearTimeout(this.resizeTimer);
-      this.resizeTimer = setTimeout(
-        () => {
-          this.width = this.el.clientWidth;
-          void this.draw();
-        },
-        this.width ? 200 : 0,
-      );
-    });
-    this.resizeObserver.observe(this.el);
+    this.sizer = new WidthWatcher(this.el, () => void this.draw());
     this.renderStatus();
     this.renderMeta();
     this.syncControls();
@@ -193,8 +189,7 @@ export class PrefitSnapshotView extends DOMWidgetView {
   }
 
   override remove(): this {
-    this.resizeObserver?.disconnect();
-    if (this.resizeTimer) clearTimeout(this.resizeTimer);
+    this.sizer.dispose();
     this.card.dispose();
     return super.remove();
   }
@@ -253,22 +248,11 @@ export class PrefitSnapshotView extends DOMWidgetView {
   // ---- model -> view -------------------------------------------------------------------------
 
   private renderStatus(): void {
-    const state = String(this.model.get("file_state") ?? "");
-    const following = Boolean(this.model.get("following"));
-    const err = String(this.model.get("error") ?? "");
     const done = Number(this.model.get("tiles_done") ?? 0);
     const total = Number(this.model.get("tiles_total") ?? 0);
     this.tiles.textContent = total ? `${done} of ${total} tiles done` : "no HyperCube tiles";
     this.el.dataset.tilesDone = String(done);
-    this.status.textContent = err
-      ? `error: ${err}`
-      : following
-        ? "● live"
-        : state === "writing"
-          ? "paused"
-          : state;
-    this.followButton.textContent = following ? "pause" : "follow";
-    this.followButton.disabled = state !== "writing" && !following;
+    this.header.render();
   }
 
   private renderMeta(): void {
@@ -302,7 +286,7 @@ export class PrefitSnapshotView extends DOMWidgetView {
 
   private onCustom(content: Record<string, unknown>, buffers: (DataView | ArrayBuffer)[]): void {
     if (content.type === "error") {
-      this.status.textContent = `error: ${String(content.message ?? "request failed")}`;
+      this.header.error(content.message);
       this.settle();
       return;
     }
@@ -325,7 +309,7 @@ export class PrefitSnapshotView extends DOMWidgetView {
   private async draw(): Promise<void> {
     const p = this.panels;
     if (!p.spectra && !p.templates && !p.losvd && !p.models) return;
-    const w = chartWidth(this.width || this.el.clientWidth || 900, 2, 170, 460);
+    const w = chartWidth(this.sizer.width || this.el.clientWidth || 900, 2, 170, 460);
     const h = Math.round(w * 0.55);
     const tl = this.spectraSpec(w, h);
     const tr = this.templatesSpec(w, h);
@@ -442,29 +426,14 @@ export class PrefitSnapshotView extends DOMWidgetView {
       `TR templates × R_T (rebinned, before convolution) of populations ${(t?.populations ?? []).join(", ")}${t?.note ? ` · ${t.note}` : ""}`,
       { populations: (t?.populations ?? []).join(","), rows: rows.length, sum: num(sum, 10) },
     );
-    return {
-      title: "Templates rebinned (R_T, before convolution)",
-      width: w,
-      height: h,
-      data: { values: rows },
-      mark: { type: "line", clip: true, strokeWidth: 1.3 },
-      encoding: {
-        x: {
-          field: "wavelength",
-          type: "quantitative",
-          title: "wavelength = exp(ObsPix)",
-          scale: { zero: false },
-        },
-        y: { field: "value", type: "quantitative", title: "template", scale: { zero: false } },
-        color: {
-          field: "series",
-          type: "nominal",
-          title: "population",
-          sort: null,
-          legend: LEGEND,
-        },
-      },
-    };
+    return lineSpec(
+      "Templates rebinned (R_T, before convolution)",
+      w,
+      h,
+      rows,
+      "template",
+      "population",
+    );
   }
 
   private losvdSpec(w: number, h: number): Record<string, unknown> {
@@ -574,23 +543,14 @@ export class PrefitSnapshotView extends DOMWidgetView {
         tilesDone: m?.tiles_done ?? 0,
       },
     );
-    return {
-      title: `Stored models, population ${m?.population ?? "–"}${pending.length ? ` (${pending.length} pending)` : ""}`,
-      width: w,
-      height: h,
-      data: { values: rows },
-      mark: { type: "line", clip: true, strokeWidth: 1.3 },
-      encoding: {
-        x: {
-          field: "wavelength",
-          type: "quantitative",
-          title: "wavelength = exp(ObsPix)",
-          scale: { zero: false },
-        },
-        y: { field: "value", type: "quantitative", title: "model", scale: { zero: false } },
-        color: { field: "series", type: "nominal", title: "(s, c)", sort: null, legend: LEGEND },
-      },
-    };
+    return lineSpec(
+      `Stored models, population ${m?.population ?? "–"}${pending.length ? ` (${pending.length} pending)` : ""}`,
+      w,
+      h,
+      rows,
+      "model",
+      "(s, c)",
+    );
   }
 
   private showReadout(d: Record<string, unknown> | undefined): void {

@@ -4,7 +4,7 @@
  * plane the virtual-detector mask's outline and the shape being dragged, and the pointer: hover
  * reports the pixel under it, a click (or Enter / arrow keys) picks one, a drag draws a shape.
  */
-import { RasterCanvas } from "../shared/raster.js";
+import { RasterCanvas, arrowStep } from "../shared/raster.js";
 import type { Panel, PanelName } from "./geometry.js";
 
 /** Largest side of a panel on screen (CSS px), unless the view sets it (setBox). */
@@ -210,15 +210,8 @@ export class FftPanel {
   private readonly onKey = (e: KeyboardEvent): void => {
     const p = this.data;
     if (!p) return;
-    const moves: Record<string, [number, number]> = {
-      ArrowLeft: [-1, 0],
-      ArrowRight: [1, 0],
-      ArrowUp: [0, -1],
-      ArrowDown: [0, 1],
-    };
-    const m = moves[e.key];
+    const m = arrowStep(e);
     if (!m) return;
-    e.preventDefault();
     const [c0, r0] = this.marker ?? [Math.floor(p.cols / 2), Math.floor(p.rows / 2)];
     const at: [number, number] = [
       Math.min(p.cols - 1, Math.max(0, c0 + m[0])),

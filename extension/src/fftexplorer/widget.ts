@@ -15,9 +15,17 @@
  */
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from "@jupyter-widgets/base";
 import { COLORMAPS, DIVERGING, type ColormapName } from "@stagelab/core/viewer";
-import { MODULE_NAME, MODULE_VERSION } from "../version.js";
 import { computeWorker } from "../workers/index.js";
 import { typed } from "../shared/buffers.js";
+import { FOLLOW_DEFAULTS, widgetNames } from "../shared/model.js";
+import {
+  FollowHeader,
+  bindControl,
+  buildFields,
+  button,
+  labelled,
+  setField,
+} from "../shared/controls.js";
 import { numText } from "../voxelview/geometry.js";
 import {
   PANEL_NAMES,
@@ -41,12 +49,7 @@ export class FftExplorerModel extends DOMWidgetModel {
   override defaults(): Backbone.ObjectHash {
     return {
       ...super.defaults(),
-      _model_name: "FftExplorerModel",
-      _model_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_name: "FftExplorerView",
-      _view_module: MODULE_NAME,
-      _view_module_version: MODULE_VERSION,
+      ...widgetNames("FftExplorerModel", "FftExplorerView"),
       file: "",
       info: null,
       scan_frequency: [0, 0],
@@ -57,11 +60,7 @@ export class FftExplorerModel extends DOMWidgetModel {
       blocks_total: 0,
       colormap: "viridis",
       log: true,
-      following: false,
-      poll_ms: 500,
-      sequence: 0,
-      file_state: "",
-      error: "",
+      ...FOLLOW_DEFAULTS,
       proceed_status: "",
       proceed_message: "",
       proceed_count: 0,
@@ -108,17 +107,24 @@ const TITLES: Record<PanelName, string> = {
   phase: "Phase",
 };
 
+/** The readout's fields: key, label. */
+const READOUT = [
+  ["panel", "panel"],
+  ["q", "q (qy, qx)"],
+  ["freq", "cycles/px"],
+  ["k", "pixel (ky, kx)"],
+  ["value", "value"],
+] as const;
+
 let nextRequest = 0;
 
 export class FftExplorerView extends DOMWidgetView {
   private readonly panels = new Map<PanelName, FftPanel>();
-  private readonly header = document.createElement("div");
+  private header!: FollowHeader;
   private readonly meta = document.createElement("div");
   private readonly controls = document.createElement("div");
   private readonly readout = document.createElement("div");
-  private readonly status = document.createElement("span");
   private readonly blocks = document.createElement("span");
-  private readonly followButton = document.createElement("button");
   private readonly colormap = document.createElement("select");
   private readonly logScale = document.createElement("input");
   private readonly tool = document.createElement("select");
@@ -135,20 +141,12 @@ export class FftExplorerView extends DOMWidgetView {
   private resizeObserver: ResizeObserver | undefined;
 
   override render(): void {
-    this.el.classList.add("stagelab-fftexplorer");
-    this.header.className = "sl-fx-header";
-    const title = document.createElement("span");
-    title.className = "sl-fx-file";
-    title.textContent = String(this.model.get("file") ?? "");
+    this.el.classList.add("sl-view", "stagelab-fftexplorer");
     this.blocks.className = "sl-fx-blocks";
     this.blocks.setAttribute("aria-live", "polite");
-    this.status.className = "sl-fx-status";
-    this.followButton.className = "sl-fx-follow jupyter-button";
-    this.followButton.addEventListener("click", () => {
-      this.model.set("following", !this.model.get("following"));
-      this.touch();
-    });
-    this.header.append(title, this.blocks, this.status, this.followButton);
+    this.header = new FollowHeader(this, "sl-fx", String(this.model.get("file") ?? ""), [
+      this.blocks,
+    ]);
     this.meta.className = "sl-fx-meta";
     this.buildControls();
 
@@ -165,8 +163,8 @@ export class FftExplorerView extends DOMWidgetView {
     }
     this.readout.className = "sl-fx-readout";
     this.readout.setAttribute("aria-live", "polite");
-    this.buildReadout();
-    this.el.append(this.header, this.meta, this.controls, grid, this.readout);
+    buildFields(this.readout, "sl-fx", READOUT);
+    this.el.append(this.header.el, this.meta, this.controls, grid, this.readout);
 
     // Two panels side by side where there is room.
     this.resizeObserver = new ResizeObserver(() => {
@@ -223,30 +221,10 @@ export class FftExplorerView extends DOMWidgetView {
 
   private buildControls(): void {
     this.controls.className = "sl-fx-controls";
-    const label = (text: string, control: HTMLElement, cls: string) => {
-      const l = document.createElement("label");
-      l.className = cls;
-      l.append(document.createTextNode(text + " "), control);
-      return l;
-    };
-    const button = (text: string, cls: string, title: string, fn: () => void) => {
-      const b = document.createElement("button");
-      b.textContent = text;
-      b.className = `${cls} jupyter-button`;
-      b.title = title;
-      b.addEventListener("click", fn);
-      return b;
-    };
     for (const name of COLORMAPS) this.colormap.add(new Option(name, name));
-    this.colormap.addEventListener("change", () => {
-      this.model.set("colormap", this.colormap.value);
-      this.touch();
-    });
+    bindControl(this, this.colormap, "colormap");
     this.logScale.type = "checkbox";
-    this.logScale.addEventListener("change", () => {
-      this.model.set("log", this.logScale.checked);
-      this.touch();
-    });
+    bindControl(this, this.logScale, "log");
     for (const [value, text] of [
       ["rectangle", "rectangle"],
       ["circle", "circle"],
@@ -265,7 +243,7 @@ export class FftExplorerView extends DOMWidgetView {
       "drag on the sub-selection to add a shape to the virtual-detector mask (Shift: remove it); " +
       "a click picks the detector pixel (and flips it with the toggle tool)";
     mask.append(
-      label("mask tool", this.tool, "sl-fx-tool"),
+      labelled("mask tool", this.tool, "sl-fx-tool"),
       button("all", "sl-fx-mask-all", "every crop pixel", () => this.setMask("all")),
       button("clear", "sl-fx-mask-clear", "no pixel", () => this.setMask("clear")),
       this.maskText,
@@ -274,62 +252,25 @@ export class FftExplorerView extends DOMWidgetView {
     proceed.className = "sl-fx-proceed-box";
     proceed.append(this.proceedButton, this.proceedText);
     this.controls.append(
-      label("colormap", this.colormap, "sl-fx-colormap"),
-      label("log", this.logScale, "sl-fx-log"),
+      labelled("colormap", this.colormap, "sl-fx-colormap"),
+      labelled("log", this.logScale, "sl-fx-log"),
       mask,
       proceed,
     );
   }
 
-  private buildReadout(): void {
-    for (const [key, name] of [
-      ["panel", "panel"],
-      ["q", "q (qy, qx)"],
-      ["freq", "cycles/px"],
-      ["k", "pixel (ky, kx)"],
-      ["value", "value"],
-    ]) {
-      const item = document.createElement("span");
-      item.className = "sl-fx-field";
-      const k = document.createElement("span");
-      k.className = "sl-fx-key";
-      k.textContent = name!;
-      const v = document.createElement("span");
-      v.className = "sl-fx-value";
-      v.dataset.field = key;
-      v.textContent = "–";
-      item.append(k, document.createTextNode(" "), v);
-      this.readout.appendChild(item);
-    }
-  }
-
   private setField(key: string, text: string, raw?: string): void {
-    const el = this.readout.querySelector<HTMLElement>(`[data-field="${key}"]`);
-    if (!el) return;
-    el.textContent = text;
-    if (raw !== undefined) el.dataset.raw = raw;
-    else delete el.dataset.raw;
+    setField(this.readout, key, text, raw);
   }
 
   // ---- model -> view -------------------------------------------------------------------------
 
   private renderStatus(): void {
-    const state = String(this.model.get("file_state") ?? "");
-    const following = Boolean(this.model.get("following"));
-    const err = String(this.model.get("error") ?? "");
     const done = Number(this.model.get("blocks_done") ?? 0);
     const total = Number(this.model.get("blocks_total") ?? 0);
     this.blocks.textContent = `${done} of ${total} blocks complete`;
     this.el.dataset.blocksDone = String(done);
-    this.status.textContent = err
-      ? `error: ${err}`
-      : following
-        ? "● live"
-        : state === "writing"
-          ? "paused"
-          : state;
-    this.followButton.textContent = following ? "pause" : "follow";
-    this.followButton.disabled = state !== "writing" && !following;
+    this.header.render();
   }
 
   private renderMeta(): void {
@@ -520,7 +461,7 @@ export class FftExplorerView extends DOMWidgetView {
   ): void {
     if (content.type === "error") {
       const c = content as { id?: string; message?: string };
-      this.status.textContent = `error: ${c.message ?? "request failed"}`;
+      this.header.error(c.message);
       this.done(c.id);
       return;
     }
@@ -602,7 +543,7 @@ export class FftExplorerView extends DOMWidgetView {
       panel.paint(rgba);
       this.el.dataset.draws = String(++this.draws);
     } catch (e) {
-      this.status.textContent = `error: ${(e as Error).message}`;
+      this.header.error((e as Error).message);
     }
   }
 

@@ -14,8 +14,9 @@ import {
   type ColormapName,
   type ViewSpec,
 } from "@stagelab/core/viewer";
-import { MODULE_NAME, MODULE_VERSION } from "../version.js";
 import { computeWorker } from "../workers/index.js";
+import { FOLLOW_DEFAULTS, widgetNames } from "../shared/model.js";
+import { FollowHeader, labelled } from "../shared/controls.js";
 import { ArrayAssembler, type ArrayMessage, type ReceivedArray } from "./data.js";
 import { TreePanel, type TreeEntry } from "./tree.js";
 import { ImagePanel, formatValue } from "./image.js";
@@ -29,20 +30,11 @@ export class H5ViewModel extends DOMWidgetModel {
   override defaults(): Backbone.ObjectHash {
     return {
       ...super.defaults(),
-      _model_name: "H5ViewModel",
-      _model_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_name: "H5ViewView",
-      _view_module: MODULE_NAME,
-      _view_module_version: MODULE_VERSION,
+      ...widgetNames("H5ViewModel", "H5ViewView"),
       file: "",
       tree: [],
       selected: "",
-      following: false,
-      poll_ms: 500,
-      sequence: 0,
-      file_state: "",
-      error: "",
+      ...FOLLOW_DEFAULTS,
       view: null,
     };
   }
@@ -58,13 +50,11 @@ export class H5ViewView extends DOMWidgetView {
   private tree!: TreePanel;
   private image!: ImagePanel;
   private line!: LinePanel;
-  private readonly header = document.createElement("div");
+  private header!: FollowHeader;
   private readonly info = document.createElement("div");
   private readonly controls = document.createElement("div");
   private readonly sliders = document.createElement("div");
   private readonly readout = document.createElement("div");
-  private readonly status = document.createElement("span");
-  private readonly followButton = document.createElement("button");
   private readonly colormap = document.createElement("select");
   private readonly complexPart = document.createElement("select");
   private readonly showAs = document.createElement("select");
@@ -79,19 +69,8 @@ export class H5ViewView extends DOMWidgetView {
   private themeObserver: MutationObserver | undefined;
 
   override render(): void {
-    this.el.classList.add("stagelab-h5view");
-    this.header.className = "sl-h5-header";
-    const title = document.createElement("span");
-    title.className = "sl-h5-file";
-    title.textContent = String(this.model.get("file"));
-    this.status.className = "sl-h5-status";
-    this.status.setAttribute("aria-live", "polite");
-    this.followButton.className = "sl-h5-follow jupyter-button";
-    this.followButton.addEventListener("click", () => {
-      this.model.set("following", !this.model.get("following"));
-      this.touch();
-    });
-    this.header.append(title, this.status, this.followButton);
+    this.el.classList.add("sl-view", "stagelab-h5view");
+    this.header = new FollowHeader(this, "sl-h5", String(this.model.get("file")));
 
     this.tree = new TreePanel((p) => this.select(p));
     this.image = new ImagePanel((t) => (this.readout.textContent = t));
@@ -109,7 +88,7 @@ export class H5ViewView extends DOMWidgetView {
     const body = document.createElement("div");
     body.className = "sl-h5-body";
     body.append(this.tree.el, main);
-    this.el.append(this.header, body);
+    this.el.append(this.header.el, body);
 
     this.model.on("msg:custom", this.onCustom, this);
     this.model.on(
@@ -142,11 +121,6 @@ export class H5ViewView extends DOMWidgetView {
 
   private buildControls(): void {
     this.controls.className = "sl-h5-controls";
-    const label = (text: string, control: HTMLElement) => {
-      const l = document.createElement("label");
-      l.append(document.createTextNode(text + " "), control);
-      return l;
-    };
     for (const name of COLORMAPS) this.colormap.add(new Option(name, name));
     this.colormap.addEventListener("change", () => void this.redrawImage());
     for (const part of ["amplitude", "phase"]) this.complexPart.add(new Option(part, part));
@@ -169,13 +143,13 @@ export class H5ViewView extends DOMWidgetView {
     this.autoButton.title = "contrast limits from the 1st and 99th percentiles";
     this.autoButton.addEventListener("click", () => void this.redrawImage(true));
     this.controls.append(
-      label("colormap", this.colormap),
-      label("log", this.logScale),
-      label("min", this.lo),
-      label("max", this.hi),
+      labelled("colormap", this.colormap),
+      labelled("log", this.logScale),
+      labelled("min", this.lo),
+      labelled("max", this.hi),
       this.autoButton,
-      label("complex", this.complexPart),
-      label("show", this.showAs),
+      labelled("complex", this.complexPart),
+      labelled("show", this.showAs),
     );
   }
 
@@ -188,18 +162,7 @@ export class H5ViewView extends DOMWidgetView {
   }
 
   private renderMeta(): void {
-    const state = String(this.model.get("file_state") ?? "");
-    const following = Boolean(this.model.get("following"));
-    const err = String(this.model.get("error") ?? "");
-    this.status.textContent = err
-      ? `error: ${err}`
-      : following
-        ? "● live"
-        : state === "writing"
-          ? "paused"
-          : state;
-    this.followButton.textContent = following ? "pause" : "follow";
-    this.followButton.disabled = state !== "writing" && !following;
+    this.header.render();
     this.tree.render(
       this.entries(),
       this.tree.selectedPath || String(this.model.get("selected") ?? ""),

@@ -4,6 +4,7 @@
  * from pointer positions back to pixels. Shared by VoxelView's planes and FftExplorer's panels.
  */
 
+/** The view's own classes (besides the shared sl-raster-stack, -image and -overlay). */
 export interface RasterClasses {
   /** The wrapper holding the image and the overlay. */
   stack: string;
@@ -26,9 +27,9 @@ export class RasterCanvas {
     classes: RasterClasses,
     private box = 260,
   ) {
-    this.stack.className = classes.stack;
-    this.canvas.className = classes.image;
-    this.overlay.className = classes.overlay;
+    this.stack.className = `sl-raster-stack ${classes.stack}`;
+    this.canvas.className = `sl-raster-image ${classes.image}`;
+    this.overlay.className = `sl-raster-overlay ${classes.overlay}`;
     this.overlay.setAttribute("aria-hidden", "true");
     this.stack.append(this.canvas, this.overlay);
   }
@@ -110,4 +111,18 @@ export class RasterCanvas {
     if (r < 0 || c < 0 || r >= this.rows || c >= this.cols) return undefined;
     return [c, r];
   }
+}
+
+const ARROWS: Record<string, [number, number]> = {
+  ArrowLeft: [-1, 0],
+  ArrowRight: [1, 0],
+  ArrowUp: [0, -1],
+  ArrowDown: [0, 1],
+};
+
+/** The pixel step [dc, dr] of an arrow key (its default prevented); undefined for other keys. */
+export function arrowStep(e: KeyboardEvent): [number, number] | undefined {
+  const m = ARROWS[e.key];
+  if (m) e.preventDefault();
+  return m;
 }

@@ -15,7 +15,7 @@ import {
   type Plane,
   type Vec3,
 } from "./geometry.js";
-import { RasterCanvas } from "../shared/raster.js";
+import { RasterCanvas, arrowStep } from "../shared/raster.js";
 
 /** Largest side of a plane on screen (CSS px), unless the view sets it (setBox). */
 const BOX = 260;
@@ -193,15 +193,8 @@ export class PlanePanel {
   private readonly onKey = (e: KeyboardEvent): void => {
     const p = this.plane;
     if (!p) return;
-    const moves: Record<string, [number, number]> = {
-      ArrowLeft: [-1, 0],
-      ArrowRight: [1, 0],
-      ArrowUp: [0, -1],
-      ArrowDown: [0, 1],
-    };
-    const m = moves[e.key];
+    const m = arrowStep(e);
     if (!m) return;
-    e.preventDefault();
     const c = Math.min(
       p.x.count - 1,
       Math.max(0, Math.round(pixelOf(p.x, this.position[p.x.axis])) + m[0]),

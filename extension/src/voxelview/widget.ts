@@ -12,7 +12,6 @@
  */
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from "@jupyter-widgets/base";
 import { COLORMAPS, DIVERGING, type ColormapName } from "@stagelab/core/viewer";
-import { MODULE_NAME, MODULE_VERSION } from "../version.js";
 import { computeWorker } from "../workers/index.js";
 import {
   AXIS_NAMES,
@@ -31,6 +30,8 @@ import {
 import { PlanePanel } from "./plane.js";
 import { HistogramPanel } from "./histogram.js";
 import { typed } from "../shared/buffers.js";
+import { FOLLOW_DEFAULTS, widgetNames } from "../shared/model.js";
+import { FollowHeader, bindControl, buildFields, labelled, setField } from "../shared/controls.js";
 
 export class VoxelViewModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -40,12 +41,7 @@ export class VoxelViewModel extends DOMWidgetModel {
   override defaults(): Backbone.ObjectHash {
     return {
       ...super.defaults(),
-      _model_name: "VoxelViewModel",
-      _model_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_name: "VoxelViewView",
-      _view_module: MODULE_NAME,
-      _view_module_version: MODULE_VERSION,
+      ...widgetNames("VoxelViewModel", "VoxelViewView"),
       file: "",
       map: null,
       position: [0, 0, 0],
@@ -60,11 +56,7 @@ export class VoxelViewModel extends DOMWidgetModel {
       expanded_extent: null,
       colormap: "viridis",
       log: false,
-      following: false,
-      poll_ms: 500,
-      sequence: 0,
-      file_state: "",
-      error: "",
+      ...FOLLOW_DEFAULTS,
       max_per_axis: 512,
     };
   }
@@ -81,18 +73,28 @@ interface PlaneMessage {
   y: PlaneAxis;
 }
 
+/** The readout's fields: key, label. */
+const READOUT = [
+  ["h", "h"],
+  ["k", "k"],
+  ["l", "l"],
+  ["q", "|q| (1/Å)"],
+  ["d", "d (Å)"],
+  ["I", "I"],
+  ["sigma", "σ"],
+  ["n_obs", "n_obs"],
+] as const;
+
 let nextRequest = 0;
 
 export class VoxelViewView extends DOMWidgetView {
   private readonly panels: PlanePanel[] = [];
   private histogram!: HistogramPanel;
-  private readonly header = document.createElement("div");
+  private header!: FollowHeader;
   private readonly meta = document.createElement("div");
   private readonly controls = document.createElement("div");
   private readonly sliders = document.createElement("div");
   private readonly readout = document.createElement("div");
-  private readonly status = document.createElement("span");
-  private readonly followButton = document.createElement("button");
   private readonly colormap = document.createElement("select");
   private readonly logScale = document.createElement("input");
   private readonly expand = document.createElement("input");
@@ -115,19 +117,8 @@ export class VoxelViewView extends DOMWidgetView {
   private resizeObserver: ResizeObserver | undefined;
 
   override render(): void {
-    this.el.classList.add("stagelab-voxelview");
-    this.header.className = "sl-vx-header";
-    const title = document.createElement("span");
-    title.className = "sl-vx-file";
-    title.textContent = String(this.model.get("file") ?? "");
-    this.status.className = "sl-vx-status";
-    this.status.setAttribute("aria-live", "polite");
-    this.followButton.className = "sl-vx-follow jupyter-button";
-    this.followButton.addEventListener("click", () => {
-      this.model.set("following", !this.model.get("following"));
-      this.touch();
-    });
-    this.header.append(title, this.status, this.followButton);
+    this.el.classList.add("sl-view", "stagelab-voxelview");
+    this.header = new FollowHeader(this, "sl-vx", String(this.model.get("file") ?? ""));
     this.meta.className = "sl-vx-meta";
     this.buildControls();
     this.sliders.className = "sl-vx-sliders";
@@ -149,11 +140,11 @@ export class VoxelViewView extends DOMWidgetView {
     });
     this.readout.className = "sl-vx-readout";
     this.readout.setAttribute("aria-live", "polite");
-    this.buildReadout();
+    buildFields(this.readout, "sl-vx", READOUT);
     const bottom = document.createElement("div");
     bottom.className = "sl-vx-bottom";
     bottom.append(this.histogram.el, this.readout);
-    this.el.append(this.header, this.meta, this.controls, this.sliders, planes, bottom);
+    this.el.append(this.header.el, this.meta, this.controls, this.sliders, planes, bottom);
 
     // Three planes side by side where there is room for them.
     this.resizeObserver = new ResizeObserver(() => {
@@ -217,27 +208,12 @@ export class VoxelViewView extends DOMWidgetView {
 
   private buildControls(): void {
     this.controls.className = "sl-vx-controls";
-    const label = (text: string, control: HTMLElement, cls: string) => {
-      const l = document.createElement("label");
-      l.className = cls;
-      l.append(document.createTextNode(text + " "), control);
-      return l;
-    };
     for (const name of COLORMAPS) this.colormap.add(new Option(name, name));
-    this.colormap.addEventListener("change", () => {
-      this.model.set("colormap", this.colormap.value);
-      this.touch();
-    });
+    bindControl(this, this.colormap, "colormap");
     this.logScale.type = "checkbox";
-    this.logScale.addEventListener("change", () => {
-      this.model.set("log", this.logScale.checked);
-      this.touch();
-    });
+    bindControl(this, this.logScale, "log");
     this.expand.type = "checkbox";
-    this.expand.addEventListener("change", () => {
-      this.model.set("expand_asu", this.expand.checked);
-      this.touch();
-    });
+    bindControl(this, this.expand, "expand_asu");
     for (const input of [this.lo, this.hi]) {
       input.type = "number";
       input.step = "any";
@@ -252,12 +228,12 @@ export class VoxelViewView extends DOMWidgetView {
     this.autoButton.title = "contrast limits from the 1st and 99th percentiles of the planes";
     this.autoButton.addEventListener("click", () => void this.redraw(true));
     this.controls.append(
-      label("colormap", this.colormap, "sl-vx-colormap"),
-      label("log", this.logScale, "sl-vx-log"),
-      label("min", this.lo, "sl-vx-min"),
-      label("max", this.hi, "sl-vx-max"),
+      labelled("colormap", this.colormap, "sl-vx-colormap"),
+      labelled("log", this.logScale, "sl-vx-log"),
+      labelled("min", this.lo, "sl-vx-min"),
+      labelled("max", this.hi, "sl-vx-max"),
       this.autoButton,
-      label("expand ASU → full reciprocal space", this.expand, "sl-vx-expand"),
+      labelled("expand ASU → full reciprocal space", this.expand, "sl-vx-expand"),
     );
   }
 
@@ -297,35 +273,8 @@ export class VoxelViewView extends DOMWidgetView {
     }
   }
 
-  private buildReadout(): void {
-    const fields: [string, string][] = [
-      ["h", "h"],
-      ["k", "k"],
-      ["l", "l"],
-      ["q", "|q| (1/Å)"],
-      ["d", "d (Å)"],
-      ["I", "I"],
-      ["sigma", "σ"],
-      ["n_obs", "n_obs"],
-    ];
-    for (const [key, name] of fields) {
-      const item = document.createElement("span");
-      item.className = "sl-vx-field";
-      const k = document.createElement("span");
-      k.className = "sl-vx-key";
-      k.textContent = name;
-      const v = document.createElement("span");
-      v.className = "sl-vx-value";
-      v.dataset.field = key;
-      v.textContent = "–";
-      item.append(k, document.createTextNode(" "), v);
-      this.readout.appendChild(item);
-    }
-  }
-
   private setField(key: string, text: string): void {
-    const el = this.readout.querySelector(`[data-field="${key}"]`);
-    if (el) el.textContent = text;
+    setField(this.readout, key, text);
   }
 
   private showReadout(p: Plane | undefined, c: number, r: number): void {
@@ -356,18 +305,7 @@ export class VoxelViewView extends DOMWidgetView {
   }
 
   private renderStatus(): void {
-    const state = String(this.model.get("file_state") ?? "");
-    const following = Boolean(this.model.get("following"));
-    const err = String(this.model.get("error") ?? "");
-    this.status.textContent = err
-      ? `error: ${err}`
-      : following
-        ? "● live"
-        : state === "writing"
-          ? "paused"
-          : state;
-    this.followButton.textContent = following ? "pause" : "follow";
-    this.followButton.disabled = state !== "writing" && !following;
+    this.header.render();
     this.el.dataset.sequence = String(this.model.get("sequence") ?? 0);
   }
 
@@ -478,7 +416,7 @@ export class VoxelViewView extends DOMWidgetView {
   ): void {
     if (content.type === "error") {
       const c = content as { id?: string; message?: string };
-      this.status.textContent = `error: ${c.message ?? "request failed"}`;
+      this.header.error(c.message);
       if (this.inflight?.id === c.id) {
         this.inflight = undefined;
         this.pump();
@@ -571,7 +509,7 @@ export class VoxelViewView extends DOMWidgetView {
       });
       this.el.dataset.draws = String(++this.draws);
     } catch (e) {
-      this.status.textContent = `error: ${(e as Error).message}`;
+      this.header.error((e as Error).message);
     }
   }
 }

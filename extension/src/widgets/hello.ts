@@ -7,6 +7,7 @@
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from "@jupyter-widgets/base";
 import { MODULE_NAME, MODULE_VERSION } from "../version.js";
 import { computeWorker } from "../workers/index.js";
+import { widgetNames } from "../shared/model.js";
 
 export class HelloModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -21,12 +22,7 @@ export class HelloModel extends DOMWidgetModel {
   override defaults(): Backbone.ObjectHash {
     return {
       ...super.defaults(),
-      _model_name: HelloModel.model_name,
-      _model_module: HelloModel.model_module,
-      _model_module_version: HelloModel.model_module_version,
-      _view_name: HelloModel.view_name,
-      _view_module: HelloModel.view_module,
-      _view_module_version: HelloModel.view_module_version,
+      ...widgetNames(HelloModel.model_name, HelloModel.view_name),
       text: "",
     };
   }

@@ -251,7 +251,9 @@ interface Axis {
 }
 
 function axis(domain: [number, number], log: boolean, p0: number, p1: number): Axis {
-  let [lo, hi] = log ? [Math.log10(domain[0]), Math.log10(domain[1])] : domain;
+  // A log axis needs a positive domain (a series with no positive value has none).
+  const d: [number, number] = log && !(domain[0] > 0 && domain[1] > 0) ? [1, 10] : domain;
+  let [lo, hi] = log ? [Math.log10(d[0]), Math.log10(d[1])] : d;
   if (!(hi > lo))
     [lo, hi] =
       lo === 0 || log ? [lo - 1, hi + 1] : [lo - Math.abs(lo) * 0.1, hi + Math.abs(hi) * 0.1];
@@ -307,15 +309,15 @@ function frame(
 
 const MARGIN = { left: 60, right: 10, top: 18, bottom: 22 };
 
+/** The plot area [left, top, right, bottom] of a chart `width` x `height` (inside MARGIN). */
+function plotArea(width: number, height: number): [number, number, number, number] {
+  return [MARGIN.left, MARGIN.top, width - MARGIN.right, height - MARGIN.bottom];
+}
+
 /** A line chart (NaN and, on log axes, non-positive values are left out). */
 export function lineChart(c: LineChart): RgbaPanel {
   const cv = new Canvas(c.width, c.height);
-  const plot: [number, number, number, number] = [
-    MARGIN.left,
-    MARGIN.top,
-    c.width - MARGIN.right,
-    c.height - MARGIN.bottom,
-  ];
+  const plot = plotArea(c.width, c.height);
   const xLog = c.xLog ?? false;
   const yLog = c.yLog ?? false;
   const xd = c.xDomain ??
@@ -380,12 +382,7 @@ export function barChart(c: {
   color?: Rgba;
 }): RgbaPanel {
   const cv = new Canvas(c.width, c.height);
-  const plot: [number, number, number, number] = [
-    MARGIN.left,
-    MARGIN.top,
-    c.width - MARGIN.right,
-    c.height - MARGIN.bottom,
-  ];
+  const plot = plotArea(c.width, c.height);
   const finite = Array.from(c.values).filter(Number.isFinite);
   const y = axis([Math.min(0, ...finite), Math.max(0, ...finite) || 1], false, plot[3], plot[1]);
   frame(cv, c.title, undefined, y, plot);

@@ -34,19 +34,6 @@ export async function readFloat64(
   return Float64Array.from(a.data as ArrayLike<number | bigint>, Number);
 }
 
-/** Text of an attribute value (JSON for non-strings): file-controlled, shown as text only. */
-export function attrText(v: unknown): string {
-  if (v === undefined || v === null) return "";
-  if (typeof v === "string") return v;
-  if (typeof v === "bigint") return v.toString();
-  if (ArrayBuffer.isView(v)) return `[${Array.from(v as unknown as ArrayLike<number>).join(", ")}]`;
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
-}
-
 /** The root attribute `dims` ({nSpat, nLSpec, nTSpec, nVel, nComp, nPop}), what of it parses. */
 export function parseDims(v: unknown): Partial<CubeDims> {
   let x = v;
@@ -64,13 +51,6 @@ export function parseDims(v: unknown): Partial<CubeDims> {
     if (Number.isInteger(n) && n > 0) out[k] = n;
   }
   return out;
-}
-
-/** An error as one line of widget text ("Name: message" for typed errors). */
-export function errorText(e: unknown): string {
-  if (e instanceof Error)
-    return e.name && e.name !== "Error" ? `${e.name}: ${e.message}` : e.message;
-  return String(e);
 }
 
 /** Runs async work one piece at a time, in order; a failure does not stop later work. */

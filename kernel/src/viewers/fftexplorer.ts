@@ -50,7 +50,7 @@ import {
   type SuperResCacheReader,
 } from "@stagelab/core";
 import { type MimeBundle } from "../format.js";
-import { FileView, type FollowState } from "./file-view.js";
+import { FileView, errorText, followState, type FollowState } from "./file-view.js";
 import { composeGrid, fitScale } from "./compose.js";
 import { WIDGETS_MODULE, WIDGETS_VERSION } from "./h5view.js";
 
@@ -242,12 +242,6 @@ class SpectraInMemory {
   plane(which: "amp" | "phase", p: number): Float32Array {
     return this[which].subarray(p * this.scanSize, (p + 1) * this.scanSize);
   }
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof Error)
-    return e.name && e.name !== "Error" ? `${e.name}: ${e.message}` : e.message;
-  return String(e);
 }
 
 function countNaN(v: Float32Array): number {
@@ -570,11 +564,7 @@ export class FftExplorer extends FileView<FftExplorerState, SuperResCacheReader>
           blocks_total: reader.grid.total,
           colormap,
           log: opts.log ?? true,
-          following: opts.follow ?? snap.state === "writing",
-          poll_ms: Math.max(50, opts.pollMs ?? 500),
-          sequence: 1,
-          file_state: snap.state,
-          error: "",
+          ...followState(opts, snap.state, 1),
           proceed_status: "",
           proceed_message: "",
           proceed_count: 0,
@@ -582,11 +572,10 @@ export class FftExplorer extends FileView<FftExplorerState, SuperResCacheReader>
         },
         opts.onProceed,
       );
-      try {
-        v.preview = await v.staticPreview();
-      } catch {
-        v.preview = { "text/plain": v.describe() };
-      }
+      await v.setPreview(
+        () => v!.staticPreview(),
+        () => v!.describe(),
+      );
       return v;
     } catch (e) {
       if (v) v.close();
@@ -759,7 +748,7 @@ export class FftExplorer extends FileView<FftExplorerState, SuperResCacheReader>
       const changed = await this.applySelection(sel);
       if (changed.length || id !== "state") await this.sendPanels(id, changed);
     } catch (e) {
-      if (!this.comm.isClosed) this.sendCustom({ type: "error", id, message: errorText(e) });
+      this.sendError(id, e);
     }
   }
 
@@ -792,7 +781,7 @@ export class FftExplorer extends FileView<FftExplorerState, SuperResCacheReader>
         });
       }
     } catch (e) {
-      if (!this.comm.isClosed) this.sendCustom({ type: "error", id, message: errorText(e) });
+      this.sendError(id, e);
     }
   }
 

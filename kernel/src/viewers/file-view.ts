@@ -1,7 +1,8 @@
 /**
- * What the file viewers (H5View, VoxelView, FftExplorer) share: a read-only reader on the
- * store's thread, a static preview shown with the widget for readers without a kernel, and a
- * "follow" mode that polls for new commits while the file is being written.
+ * What the file viewers (H5View, VoxelView, FftExplorer, PrefitSnapshot, FitDashboard) share:
+ * a read-only reader on the store's thread, a static preview shown with the widget for readers
+ * without a kernel, a "follow" mode that polls for new commits while the file is being
+ * written, errors sent to the view as text, and file-controlled attributes as text.
  */
 import type { AsyncStoreReader } from "@stagelab/core";
 import { Widget, type WidgetState } from "../widgets/widget.js";
@@ -11,6 +12,44 @@ export interface FollowState extends WidgetState {
   following: boolean;
   poll_ms: number;
   error: string;
+}
+
+/**
+ * The follow fields of a view's first state: it follows while the file is being written
+ * (unless `follow` says otherwise) and polls every `pollMs` (default 500, at least 50).
+ */
+export function followState(
+  opts: { follow?: boolean; pollMs?: number },
+  fileState: string,
+  sequence: number,
+): { following: boolean; poll_ms: number; sequence: number; file_state: string; error: string } {
+  return {
+    following: opts.follow ?? fileState === "writing",
+    poll_ms: Math.max(50, opts.pollMs ?? 500),
+    sequence,
+    file_state: fileState,
+    error: "",
+  };
+}
+
+/** Text of an attribute value (JSON for non-strings): file-controlled, shown as text only. */
+export function attrText(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v === "string") return v;
+  if (typeof v === "bigint") return v.toString();
+  if (ArrayBuffer.isView(v)) return `[${Array.from(v as unknown as ArrayLike<number>).join(", ")}]`;
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** An error as one line of widget text ("Name: message" for typed errors). */
+export function errorText(e: unknown): string {
+  if (e instanceof Error)
+    return e.name && e.name !== "Error" ? `${e.name}: ${e.message}` : e.message;
+  return String(e);
 }
 
 /** What a file view reads through: the store's reader by default (FftExplorer: the cache's). */
@@ -43,6 +82,20 @@ export abstract class FileView<
   /** Closes the reader when the widget goes (VoxelView waits for its queued reads). */
   protected closeReader(): Promise<void> {
     return this.reader.close();
+  }
+
+  /** Draw the static preview; should drawing fail, the preview is `text()` alone. */
+  protected async setPreview(draw: () => Promise<MimeBundle>, text: () => string): Promise<void> {
+    try {
+      this.preview = await draw();
+    } catch {
+      this.preview = { "text/plain": text() };
+    }
+  }
+
+  /** A failed request `id` as an error message to the views (errorText of `e`). */
+  protected sendError(id: string, e: unknown): void {
+    if (!this.comm.isClosed) this.sendCustom({ type: "error", id, message: errorText(e) });
   }
 
   /** Follow new commits (or stop following). */

@@ -36,19 +36,11 @@ import {
   encodePng,
 } from "@stagelab/core";
 import { type MimeBundle } from "../format.js";
-import { FileView, type FollowState } from "./file-view.js";
+import { FileView, attrText, followState, type FollowState } from "./file-view.js";
 import { composeGrid, type RgbaPanel } from "./compose.js";
 import { PALETTE, barChart, heatmap, lineChart } from "./chart-raster.js";
 import { WIDGETS_MODULE, WIDGETS_VERSION } from "./h5view.js";
-import {
-  SerialQueue,
-  attrText,
-  datasetInfo,
-  errorText,
-  parseDims,
-  readFloat64,
-  sendPacked,
-} from "./cubefit-common.js";
+import { SerialQueue, datasetInfo, parseDims, readFloat64, sendPacked } from "./cubefit-common.js";
 
 const { CUBEFIT, FIT_METRICS } = cubefit;
 
@@ -504,18 +496,14 @@ export class FitDashboard extends FileView<FitDashState, RunSet> {
       log_y: opts.logY ?? false,
       solution: opts.solution === "x_best" ? "x_best" : "x_latest",
       solution_run: solutionRun,
-      following: opts.follow ?? [...states.values()].some((s) => s === "writing"),
-      poll_ms: Math.max(50, opts.pollMs ?? 500),
-      sequence: 1,
-      file_state: aggregateState([...states.values()]),
-      error: "",
+      // Following while any of the files is being written.
+      ...followState(opts, aggregateState([...states.values()]), 1),
     });
     v.fileStates = states;
-    try {
-      v.preview = await v.staticPreview();
-    } catch {
-      v.preview = { "text/plain": v.describe() };
-    }
+    await v.setPreview(
+      () => v.staticPreview(),
+      () => v.describe(),
+    );
     return v;
   }
 
@@ -608,7 +596,7 @@ export class FitDashboard extends FileView<FitDashState, RunSet> {
       r?.lastSolution.set(s.which, s.x);
       if (this.viewsAsked) sendPacked(this, { type: "solution", id, ...s });
     } catch (e) {
-      if (!this.comm.isClosed) this.sendCustom({ type: "error", id, message: errorText(e) });
+      this.sendError(id, e);
     }
   }
 
@@ -619,7 +607,7 @@ export class FitDashboard extends FileView<FitDashState, RunSet> {
       if (c.type === "series") this.sendRows(id, this.series(), true);
       else if (c.type === "solution") await this.pushSolution(id);
     } catch (e) {
-      if (!this.comm.isClosed) this.sendCustom({ type: "error", id, message: errorText(e) });
+      this.sendError(id, e);
     }
   }
 

@@ -24,7 +24,7 @@ import {
   type StoreArray,
 } from "@stagelab/core";
 import { type MimeBundle } from "../format.js";
-import { FileView } from "./file-view.js";
+import { FileView, attrText } from "./file-view.js";
 
 export const WIDGETS_MODULE = "@stagelab/widgets";
 export const WIDGETS_VERSION = "0.1.0";
@@ -68,17 +68,6 @@ export interface H5ViewOptions {
   follow?: boolean;
 }
 
-function attrText(v: unknown): string {
-  if (typeof v === "string") return v;
-  if (typeof v === "bigint") return v.toString();
-  if (ArrayBuffer.isView(v)) return `[${Array.from(v as unknown as ArrayLike<number>).join(", ")}]`;
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
-}
-
 async function readTree(reader: AsyncStoreReader): Promise<TreeEntry[]> {
   const nodes = await reader.tree();
   const out: TreeEntry[] = [{ path: "/", kind: "group", attrs: mapAttrs(await reader.attrs("/")) }];
@@ -112,7 +101,9 @@ async function readTree(reader: AsyncStoreReader): Promise<TreeEntry[]> {
 
 function mapAttrs(attrs: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(attrs)) if (!k.startsWith("_stagelab")) out[k] = attrText(v);
+  for (const [k, v] of Object.entries(attrs))
+    // A JSON null shows as "null" (attrText: "" for a value that is not there).
+    if (!k.startsWith("_stagelab")) out[k] = v === null ? "null" : attrText(v);
   return out;
 }
 

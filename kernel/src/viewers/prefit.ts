@@ -42,16 +42,14 @@ import {
   type DatasetInfo,
 } from "@stagelab/core";
 import { type MimeBundle } from "../format.js";
-import { FileView, type FollowState } from "./file-view.js";
+import { FileView, attrText, followState, type FollowState } from "./file-view.js";
 import { composeGrid } from "./compose.js";
 import { lineChart, PALETTE } from "./chart-raster.js";
 import { WIDGETS_MODULE, WIDGETS_VERSION } from "./h5view.js";
 import {
   SerialQueue,
-  attrText,
   checkIndex,
   datasetInfo,
-  errorText,
   parseDims,
   readFloat64,
   sendPacked,
@@ -842,17 +840,12 @@ export class PrefitSnapshot extends FileView<PrefitState> {
         max_spectra: sel.maxSpectra,
         tiles_done: tiles.done,
         tiles_total: tiles.total,
-        following: opts.follow ?? status.state === "writing",
-        poll_ms: Math.max(50, opts.pollMs ?? 500),
-        sequence: status.sequence,
-        file_state: status.state,
-        error: "",
+        ...followState(opts, status.state, status.sequence),
       });
-      try {
-        v.preview = await v.staticPreview();
-      } catch {
-        v.preview = { "text/plain": v.describe() };
-      }
+      await v.setPreview(
+        () => v!.staticPreview(),
+        () => v!.describe(),
+      );
       return v;
     } catch (e) {
       if (v) v.close();
@@ -935,7 +928,7 @@ export class PrefitSnapshot extends FileView<PrefitState> {
       const changed = this.applySelection(sel);
       if (changed.length || id !== "state") await this.sendPanels(id, changed);
     } catch (e) {
-      if (!this.comm.isClosed) this.sendCustom({ type: "error", id, message: errorText(e) });
+      this.sendError(id, e);
     }
   }
 
@@ -951,7 +944,7 @@ export class PrefitSnapshot extends FileView<PrefitState> {
           population: c.population,
         });
     } catch (e) {
-      if (!this.comm.isClosed) this.sendCustom({ type: "error", id, message: errorText(e) });
+      this.sendError(id, e);
     }
   }
 

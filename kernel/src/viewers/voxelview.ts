@@ -33,7 +33,7 @@ import {
   type StoreArray,
 } from "@stagelab/core";
 import { type MimeBundle } from "../format.js";
-import { FileView } from "./file-view.js";
+import { FileView, attrText, followState } from "./file-view.js";
 import { composeGrid, fitScale, type RgbaImage } from "./compose.js";
 import { WIDGETS_MODULE, WIDGETS_VERSION } from "./h5view.js";
 
@@ -143,18 +143,6 @@ export interface PlaneData {
   intensity: Float32Array;
   sigma: Float32Array;
   nObs: Uint32Array;
-}
-
-function attrText(v: unknown): string {
-  if (v === undefined || v === null) return "";
-  if (typeof v === "string") return v;
-  if (typeof v === "bigint") return v.toString();
-  if (ArrayBuffer.isView(v)) return `[${Array.from(v as unknown as ArrayLike<number>).join(", ")}]`;
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
 }
 
 function attrNumbers(v: unknown): number[] | undefined {
@@ -345,20 +333,15 @@ export class VoxelView extends FileView<VoxelViewState> {
           expanded_extent: expanded,
           colormap,
           log: opts.log ?? false,
-          following: opts.follow ?? status.state === "writing",
-          poll_ms: Math.max(50, opts.pollMs ?? 500),
-          sequence: status.sequence,
-          file_state: status.state,
-          error: "",
+          ...followState(opts, status.state, status.sequence),
           max_per_axis: Math.max(16, Math.round(opts.maxPerAxis ?? 512)),
         },
         ops,
       );
-      try {
-        v.preview = await v.staticPreview();
-      } catch {
-        v.preview = { "text/plain": v.describe() };
-      }
+      await v.setPreview(
+        () => v.staticPreview(),
+        () => v.describe(),
+      );
       return v;
     } catch (e) {
       await reader.close();

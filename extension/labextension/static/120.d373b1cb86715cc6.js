@@ -1,25 +1,7 @@
-"use strict";(self.rspackChunk_stagelab_jupyterlab=self.rspackChunk_stagelab_jupyterlab||[]).push([[120],{6830(e,a,t){var l=t(8645),o=t.n(l),r=t(278),i=(t.n(r))()(o());i.push([e.id,`/* The CubeFit widgets: PrefitSnapshot (four prefit panels) and FitDashboard (fit metrics and
-   the current solution). Theme colours come from JupyterLab's CSS variables, so the views
-   follow the light and dark themes. */
-.stagelab-cubefit {
-  display: flex;
-  flex-direction: column;
-  gap: 6px;
-  width: 100%;
-  max-width: 100%;
-  box-sizing: border-box;
-  color: var(--jp-ui-font-color1);
-  background: var(--jp-layout-color0);
-  font-family: var(--jp-ui-font-family);
-  font-size: var(--jp-ui-font-size1);
-}
-
+"use strict";(self.rspackChunk_stagelab_jupyterlab=self.rspackChunk_stagelab_jupyterlab||[]).push([[120],{6830(e,a,t){var l=t(8645),o=t.n(l),r=t(278),s=(t.n(r))()(o());s.push([e.id,`/* The CubeFit widgets: PrefitSnapshot (four prefit panels) and FitDashboard (fit metrics and
+   the current solution); shared rules: index.css. */
 .stagelab-cubefit .sl-cf-header {
-  display: flex;
   flex-wrap: wrap;
-  align-items: center;
-  gap: 10px;
-  font-weight: 600;
 }
 
 .stagelab-cubefit .sl-cf-file,
@@ -29,7 +11,6 @@
   overflow-wrap: anywhere;
 }
 
-.stagelab-cubefit .sl-cf-status,
 .stagelab-cubefit .sl-pf-tiles,
 .stagelab-cubefit .sl-cf-meta,
 .stagelab-cubefit .sl-cf-caption,
@@ -121,27 +102,10 @@
   border-radius: 2px;
   flex: 0 0 auto;
 }
-`,""]),t.d(a,{},{A:i})},8811(e,a,t){var l=t(8645),o=t.n(l),r=t(278),i=(t.n(r))()(o());i.push([e.id,`/* FftExplorer: four linked panels over a super-resolution cache's bigFT. Theme colours come
-   from JupyterLab's CSS variables, so the view follows the light and dark themes. */
-.stagelab-fftexplorer {
-  display: flex;
-  flex-direction: column;
-  gap: 6px;
-  width: 100%;
-  max-width: 100%;
-  box-sizing: border-box;
-  color: var(--jp-ui-font-color1);
-  background: var(--jp-layout-color0);
-  font-family: var(--jp-ui-font-family);
-  font-size: var(--jp-ui-font-size1);
-}
-
+`,""]),t.d(a,{},{A:s})},8811(e,a,t){var l=t(8645),o=t.n(l),r=t(278),s=(t.n(r))()(o());s.push([e.id,`/* FftExplorer: four linked panels over a super-resolution cache's bigFT (shared rules:
+   index.css). */
 .stagelab-fftexplorer .sl-fx-header {
-  display: flex;
   flex-wrap: wrap;
-  align-items: center;
-  gap: 10px;
-  font-weight: 600;
 }
 
 .stagelab-fftexplorer .sl-fx-file,
@@ -150,7 +114,6 @@
 }
 
 .stagelab-fftexplorer .sl-fx-blocks,
-.stagelab-fftexplorer .sl-fx-status,
 .stagelab-fftexplorer .sl-fx-meta,
 .stagelab-fftexplorer .sl-fx-note,
 .stagelab-fftexplorer .sl-fx-mask-count {
@@ -196,9 +159,7 @@
 }
 
 .stagelab-fftexplorer .sl-fx-stack {
-  position: relative;
   display: inline-block;
-  line-height: 0;
   /* Pending values are transparent: they show this hatch. */
   background: repeating-linear-gradient(
     45deg,
@@ -208,35 +169,7 @@
     var(--jp-layout-color3) 8px
   );
 }
-
-.stagelab-fftexplorer .sl-fx-image {
-  image-rendering: pixelated;
-  cursor: crosshair;
-}
-
-.stagelab-fftexplorer .sl-fx-image:focus-visible {
-  outline: 2px solid var(--jp-brand-color1);
-}
-
-.stagelab-fftexplorer .sl-fx-overlay {
-  position: absolute;
-  left: 0;
-  top: 0;
-  pointer-events: none;
-}
-
-.stagelab-fftexplorer .sl-fx-readout {
-  display: flex;
-  flex-wrap: wrap;
-  gap: 4px 14px;
-  font-family: var(--jp-code-font-family);
-  font-size: var(--jp-code-font-size);
-}
-
-.stagelab-fftexplorer .sl-fx-key {
-  color: var(--jp-ui-font-color2);
-}
-`,""]),t.d(a,{},{A:i})},802(e,a,t){var l=t(8645),o=t.n(l),r=t(278),i=t.n(r),s=t(2197),n=t(8811),f=t(6830),p=i()(o());p.i(s.A),p.i(n.A),p.i(f.A),p.push([e.id,`/* Styles of the @stagelab/widgets views (loaded by JupyterLab through package.json "style"). */
+`,""]),t.d(a,{},{A:s})},802(e,a,t){var l=t(8645),o=t.n(l),r=t(278),s=t.n(r),i=t(2197),n=t(8811),p=t(6830),f=s()(o());f.i(i.A),f.i(n.A),f.i(p.A),f.push([e.id,`/* Styles of the @stagelab/widgets views (loaded by JupyterLab through package.json "style"). */
 
 .stagelab-hello {
   display: inline-block;
@@ -254,9 +187,12 @@
   outline: 2px solid var(--jp-brand-color1, #1976d2);
 }
 
-/* H5View: a live HDF5 browser. Theme colours come from JupyterLab's CSS variables, so the
-   view follows the light and dark themes. */
-.stagelab-h5view {
+/* What the views share (H5View, VoxelView, FftExplorer, the CubeFit views): a column whose
+   theme colours come from JupyterLab's CSS variables, so the views follow the light and dark
+   themes; a header with a status (shared/controls.ts FollowHeader); a readout of fields
+   (buildFields); images with an overlay (shared/raster.ts RasterCanvas). Single classes: the
+   views' own rules (two classes) add to them and win. */
+.sl-view {
   display: flex;
   flex-direction: column;
   gap: 6px;
@@ -269,18 +205,52 @@
   font-size: var(--jp-ui-font-size1);
 }
 
-.stagelab-h5view .sl-h5-header {
+.sl-header {
   display: flex;
   align-items: center;
   gap: 10px;
   font-weight: 600;
 }
 
-.stagelab-h5view .sl-h5-status {
+.sl-status {
   font-weight: normal;
   color: var(--jp-ui-font-color2);
 }
 
+.sl-key {
+  color: var(--jp-ui-font-color2);
+}
+
+.sl-fields {
+  display: flex;
+  flex-wrap: wrap;
+  gap: 4px 14px;
+  font-family: var(--jp-code-font-family);
+  font-size: var(--jp-code-font-size);
+}
+
+.sl-raster-stack {
+  position: relative;
+  line-height: 0;
+}
+
+.sl-raster-image {
+  image-rendering: pixelated;
+  cursor: crosshair;
+}
+
+.sl-raster-image:focus-visible {
+  outline: 2px solid var(--jp-brand-color1);
+}
+
+.sl-raster-overlay {
+  position: absolute;
+  left: 0;
+  top: 0;
+  pointer-events: none;
+}
+
+/* H5View: a live HDF5 browser. */
 .stagelab-h5view .sl-h5-body {
   display: flex;
   gap: 8px;
@@ -385,34 +355,12 @@
 .stagelab-h5file-status {
   color: var(--jp-ui-font-color2);
 }
-`,""]),t.d(a,{},{A:p})},2197(e,a,t){var l=t(8645),o=t.n(l),r=t(278),i=(t.n(r))()(o());i.push([e.id,`/* VoxelView: three linked planes through a merged 3-d map. Theme colours come from
-   JupyterLab's CSS variables, so the view follows the light and dark themes. */
-.stagelab-voxelview {
-  display: flex;
-  flex-direction: column;
-  gap: 6px;
-  width: 100%;
-  max-width: 100%;
-  box-sizing: border-box;
-  color: var(--jp-ui-font-color1);
-  background: var(--jp-layout-color0);
-  font-family: var(--jp-ui-font-family);
-  font-size: var(--jp-ui-font-size1);
-}
-
-.stagelab-voxelview .sl-vx-header {
-  display: flex;
-  align-items: center;
-  gap: 10px;
-  font-weight: 600;
-}
-
+`,""]),t.d(a,{},{A:f})},2197(e,a,t){var l=t(8645),o=t.n(l),r=t(278),s=(t.n(r))()(o());s.push([e.id,`/* VoxelView: three linked planes through a merged 3-d map (shared rules: index.css). */
 .stagelab-voxelview .sl-vx-file,
 .stagelab-voxelview .sl-vx-meta {
   overflow-wrap: anywhere;
 }
 
-.stagelab-voxelview .sl-vx-status,
 .stagelab-voxelview .sl-vx-meta {
   font-weight: normal;
   color: var(--jp-ui-font-color2);
@@ -501,26 +449,8 @@
 }
 
 .stagelab-voxelview .sl-vx-stack {
-  position: relative;
-  line-height: 0;
   /* Empty voxels (no data) are transparent: show them as a checkerboard-free neutral. */
   background: var(--jp-layout-color2);
-}
-
-.stagelab-voxelview .sl-vx-image {
-  image-rendering: pixelated;
-  cursor: crosshair;
-}
-
-.stagelab-voxelview .sl-vx-image:focus-visible {
-  outline: 2px solid var(--jp-brand-color1);
-}
-
-.stagelab-voxelview .sl-vx-crosshair {
-  position: absolute;
-  left: 0;
-  top: 0;
-  pointer-events: none;
 }
 
 .stagelab-voxelview .sl-vx-histogram canvas {
@@ -538,15 +468,6 @@
 }
 
 .stagelab-voxelview .sl-vx-readout {
-  display: flex;
-  flex-wrap: wrap;
-  gap: 4px 14px;
   max-width: 520px;
-  font-family: var(--jp-code-font-family);
-  font-size: var(--jp-code-font-size);
 }
-
-.stagelab-voxelview .sl-vx-key {
-  color: var(--jp-ui-font-color2);
-}
-`,""]),t.d(a,{},{A:i})},278(e){e.exports=function(e){var a=[];return a.toString=function(){return this.map(function(a){var t="",l=void 0!==a[5];return a[4]&&(t+="@supports (".concat(a[4],") {")),a[2]&&(t+="@media ".concat(a[2]," {")),l&&(t+="@layer".concat(a[5].length>0?" ".concat(a[5]):""," {")),t+=e(a),l&&(t+="}"),a[2]&&(t+="}"),a[4]&&(t+="}"),t}).join("")},a.i=function(e,t,l,o,r){"string"==typeof e&&(e=[[null,e,void 0]]);var i={};if(l)for(var s=0;s<this.length;s++){var n=this[s][0];null!=n&&(i[n]=!0)}for(var f=0;f<e.length;f++){var p=[].concat(e[f]);l&&i[p[0]]||(void 0!==r&&(void 0===p[5]||(p[1]="@layer".concat(p[5].length>0?" ".concat(p[5]):""," {").concat(p[1],"}")),p[5]=r),t&&(p[2]&&(p[1]="@media ".concat(p[2]," {").concat(p[1],"}")),p[2]=t),o&&(p[4]?(p[1]="@supports (".concat(p[4],") {").concat(p[1],"}"),p[4]=o):p[4]="".concat(o)),a.push(p))}},a}},8645(e){e.exports=function(e){return e[1]}},4603(e,a,t){t.r(a);var l=t(5292),o=t.n(l),r=t(9893),i=t.n(r),s=t(9383),n=t.n(s),f=t(6884),p=t.n(f),c=t(9088),d=t.n(c),v=t(7997),x=t.n(v),u=t(802),g={};g.styleTagTransform=x(),g.setAttributes=p(),g.insert=n().bind(null,"head"),g.domAPI=i(),g.insertStyleElement=d(),o()(u.A,g);let b=u.A&&u.A.locals?u.A.locals:void 0;t.d(a,{},{default:b})},5292(e){var a=[];function t(e){for(var t=-1,l=0;l<a.length;l++)if(a[l].identifier===e){t=l;break}return t}function l(e,l){for(var o={},r=[],i=0;i<e.length;i++){var s=e[i],n=l.base?s[0]+l.base:s[0],f=o[n]||0,p="".concat(n," ").concat(f);o[n]=f+1;var c=t(p),d={css:s[1],media:s[2],sourceMap:s[3],supports:s[4],layer:s[5]};if(-1!==c)a[c].references++,a[c].updater(d);else{var v=function(e,a){var t=a.domAPI(a);return t.update(e),function(a){a?(a.css!==e.css||a.media!==e.media||a.sourceMap!==e.sourceMap||a.supports!==e.supports||a.layer!==e.layer)&&t.update(e=a):t.remove()}}(d,l);l.byIndex=i,a.splice(i,0,{identifier:p,updater:v,references:1})}r.push(p)}return r}e.exports=function(e,o){var r=l(e=e||[],o=o||{});return function(e){e=e||[];for(var i=0;i<r.length;i++){var s=t(r[i]);a[s].references--}for(var n=l(e,o),f=0;f<r.length;f++){var p=t(r[f]);0===a[p].references&&(a[p].updater(),a.splice(p,1))}r=n}}},9383(e){var a={};e.exports=function(e,t){var l=function(e){if(void 0===a[e]){var t=document.querySelector(e);if(window.HTMLIFrameElement&&t instanceof window.HTMLIFrameElement)try{t=t.contentDocument.head}catch(e){t=null}a[e]=t}return a[e]}(e);if(!l)throw Error("Couldn't find a style target. This probably means that the value for the 'insert' parameter is invalid.");l.appendChild(t)}},9088(e){e.exports=function(e){var a=document.createElement("style");return e.setAttributes(a,e.attributes),e.insert(a,e.options),a}},6884(e,a,t){e.exports=function(e){var a=t.nc;a&&e.setAttribute("nonce",a)}},9893(e){e.exports=function(e){if("u"<typeof document)return{update:function(){},remove:function(){}};var a=e.insertStyleElement(e);return{update:function(t){var l,o,r;l="",t.supports&&(l+="@supports (".concat(t.supports,") {")),t.media&&(l+="@media ".concat(t.media," {")),(o=void 0!==t.layer)&&(l+="@layer".concat(t.layer.length>0?" ".concat(t.layer):""," {")),l+=t.css,o&&(l+="}"),t.media&&(l+="}"),t.supports&&(l+="}"),(r=t.sourceMap)&&"u">typeof btoa&&(l+="\n/*# sourceMappingURL=data:application/json;base64,".concat(btoa(unescape(encodeURIComponent(JSON.stringify(r))))," */")),e.styleTagTransform(l,a,e.options)},remove:function(){var e;null===(e=a).parentNode||e.parentNode.removeChild(e)}}}},7997(e){e.exports=function(e,a){if(a.styleSheet)a.styleSheet.cssText=e;else{for(;a.firstChild;)a.removeChild(a.firstChild);a.appendChild(document.createTextNode(e))}}}}]);
+`,""]),t.d(a,{},{A:s})},278(e){e.exports=function(e){var a=[];return a.toString=function(){return this.map(function(a){var t="",l=void 0!==a[5];return a[4]&&(t+="@supports (".concat(a[4],") {")),a[2]&&(t+="@media ".concat(a[2]," {")),l&&(t+="@layer".concat(a[5].length>0?" ".concat(a[5]):""," {")),t+=e(a),l&&(t+="}"),a[2]&&(t+="}"),a[4]&&(t+="}"),t}).join("")},a.i=function(e,t,l,o,r){"string"==typeof e&&(e=[[null,e,void 0]]);var s={};if(l)for(var i=0;i<this.length;i++){var n=this[i][0];null!=n&&(s[n]=!0)}for(var p=0;p<e.length;p++){var f=[].concat(e[p]);l&&s[f[0]]||(void 0!==r&&(void 0===f[5]||(f[1]="@layer".concat(f[5].length>0?" ".concat(f[5]):""," {").concat(f[1],"}")),f[5]=r),t&&(f[2]&&(f[1]="@media ".concat(f[2]," {").concat(f[1],"}")),f[2]=t),o&&(f[4]?(f[1]="@supports (".concat(f[4],") {").concat(f[1],"}"),f[4]=o):f[4]="".concat(o)),a.push(f))}},a}},8645(e){e.exports=function(e){return e[1]}},4603(e,a,t){t.r(a);var l=t(5292),o=t.n(l),r=t(9893),s=t.n(r),i=t(9383),n=t.n(i),p=t(6884),f=t.n(p),c=t(9088),d=t.n(c),v=t(7997),u=t.n(v),x=t(802),g={};g.styleTagTransform=u(),g.setAttributes=f(),g.insert=n().bind(null,"head"),g.domAPI=s(),g.insertStyleElement=d(),o()(x.A,g);let b=x.A&&x.A.locals?x.A.locals:void 0;t.d(a,{},{default:b})},5292(e){var a=[];function t(e){for(var t=-1,l=0;l<a.length;l++)if(a[l].identifier===e){t=l;break}return t}function l(e,l){for(var o={},r=[],s=0;s<e.length;s++){var i=e[s],n=l.base?i[0]+l.base:i[0],p=o[n]||0,f="".concat(n," ").concat(p);o[n]=p+1;var c=t(f),d={css:i[1],media:i[2],sourceMap:i[3],supports:i[4],layer:i[5]};if(-1!==c)a[c].references++,a[c].updater(d);else{var v=function(e,a){var t=a.domAPI(a);return t.update(e),function(a){a?(a.css!==e.css||a.media!==e.media||a.sourceMap!==e.sourceMap||a.supports!==e.supports||a.layer!==e.layer)&&t.update(e=a):t.remove()}}(d,l);l.byIndex=s,a.splice(s,0,{identifier:f,updater:v,references:1})}r.push(f)}return r}e.exports=function(e,o){var r=l(e=e||[],o=o||{});return function(e){e=e||[];for(var s=0;s<r.length;s++){var i=t(r[s]);a[i].references--}for(var n=l(e,o),p=0;p<r.length;p++){var f=t(r[p]);0===a[f].references&&(a[f].updater(),a.splice(f,1))}r=n}}},9383(e){var a={};e.exports=function(e,t){var l=function(e){if(void 0===a[e]){var t=document.querySelector(e);if(window.HTMLIFrameElement&&t instanceof window.HTMLIFrameElement)try{t=t.contentDocument.head}catch(e){t=null}a[e]=t}return a[e]}(e);if(!l)throw Error("Couldn't find a style target. This probably means that the value for the 'insert' parameter is invalid.");l.appendChild(t)}},9088(e){e.exports=function(e){var a=document.createElement("style");return e.setAttributes(a,e.attributes),e.insert(a,e.options),a}},6884(e,a,t){e.exports=function(e){var a=t.nc;a&&e.setAttribute("nonce",a)}},9893(e){e.exports=function(e){if("u"<typeof document)return{update:function(){},remove:function(){}};var a=e.insertStyleElement(e);return{update:function(t){var l,o,r;l="",t.supports&&(l+="@supports (".concat(t.supports,") {")),t.media&&(l+="@media ".concat(t.media," {")),(o=void 0!==t.layer)&&(l+="@layer".concat(t.layer.length>0?" ".concat(t.layer):""," {")),l+=t.css,o&&(l+="}"),t.media&&(l+="}"),t.supports&&(l+="}"),(r=t.sourceMap)&&"u">typeof btoa&&(l+="\n/*# sourceMappingURL=data:application/json;base64,".concat(btoa(unescape(encodeURIComponent(JSON.stringify(r))))," */")),e.styleTagTransform(l,a,e.options)},remove:function(){var e;null===(e=a).parentNode||e.parentNode.removeChild(e)}}}},7997(e){e.exports=function(e,a){if(a.styleSheet)a.styleSheet.cssText=e;else{for(;a.firstChild;)a.removeChild(a.firstChild);a.appendChild(document.createTextNode(e))}}}}]);
