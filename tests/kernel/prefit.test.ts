@@ -41,28 +41,39 @@ function rebinned(c: CubeFitHandle, p: number): Float64Array {
   return out;
 }
 
-/** The LOSVD kernel on the uniform template step: VelPix is uniform here, so u = index. */
+/**
+ * The LOSVD kernel as the builder convolves with it, recomputed with plain loops: velocity bin
+ * j (edges halfway between centres, in template pixels v / (c dlog)) spread over the kernel
+ * pixels [k - 1/2, k + 1/2] it overlaps, in proportion to the overlap; normalised to sum 1.
+ */
 function kernelRef(c: CubeFitHandle, s: number, comp: number, dlog: number) {
   const { V, C } = c.dims;
   const vel = c.arrays.velPix;
-  const dv = vel[1]! - vel[0]!;
-  const K0 = Math.ceil(vel[0]! / (cubefit.C_KMS * dlog) - 1e-9);
-  const K1 = Math.floor(vel[V - 1]! / (cubefit.C_KMS * dlog) + 1e-9);
-  const w: number[] = [];
-  const off: number[] = [];
-  for (let k = K0; k <= K1; k++) {
-    const v = cubefit.C_KMS * k * dlog;
-    const u = (v - vel[0]!) / dv;
-    const i = Math.min(V - 2, Math.floor(u));
-    const f = u - i;
-    w.push(
-      (1 - f) * c.arrays.losvd[(s * V + i) * C + comp]! +
-        f * c.arrays.losvd[(s * V + i + 1) * C + comp]!,
-    );
-    off.push(k * dlog);
+  const px = (v: number) => v / cubefit.C_KMS / dlog;
+  const edges = Array.from({ length: V + 1 }, (_, j) =>
+    px(
+      j === 0
+        ? vel[0]! - (vel[1]! - vel[0]!) / 2
+        : j === V
+          ? vel[V - 1]! + (vel[V - 1]! - vel[V - 2]!) / 2
+          : (vel[j - 1]! + vel[j]!) / 2,
+    ),
+  );
+  const k0 = Math.floor(edges[0]! + 0.5);
+  const k1 = Math.ceil(edges[V]! - 0.5);
+  const w = new Array<number>(k1 - k0 + 1).fill(0);
+  for (let j = 0; j < V; j++) {
+    const h = c.arrays.losvd[(s * V + j) * C + comp]!;
+    for (let k = k0; k <= k1; k++) {
+      const ov = Math.min(edges[j + 1]!, k + 0.5) - Math.max(edges[j]!, k - 0.5);
+      if (ov > 0) w[k - k0]! += (h * ov) / (edges[j + 1]! - edges[j]!);
+    }
   }
   const sum = w.reduce((a, b) => a + b, 0);
-  return { offsets: off, weights: w.map((x) => x / sum) };
+  return {
+    offsets: w.map((_, i) => (k0 + i) * dlog),
+    weights: w.map((x) => x / sum),
+  };
 }
 
 function modelRow(c: CubeFitHandle, s: number, comp: number, p: number): Float32Array {
@@ -142,8 +153,10 @@ function checkLosvd(c: CubeFitHandle, lv: Obj, s: number, comp: number): void {
     1e-9,
     1e-9,
   );
-  // 600 km/s at 1e-4 per pixel: 20 pixels either side.
-  assert.equal(ref.offsets.length, 41);
+  // The outer velocity bins reach half a bin beyond +-600 km/s: the kernel covers their edges.
+  const dv = c.arrays.velPix[1]! - c.arrays.velPix[0]!;
+  const edgePx = (600 + dv / 2) / cubefit.C_KMS / (lv.dlog as number);
+  assert.equal(ref.offsets.length, 2 * Math.ceil(edgePx - 0.5) + 1);
 }
 
 function checkModels(c: CubeFitHandle, md: Obj, p: number, first: [number, number]): void {

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import struct
+import sys
 import tempfile
 import unittest
 
@@ -15,6 +16,9 @@ import h5py
 import numpy as np
 
 from widget_case import FIXTURES, HOSTILE, WidgetCase
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cubefit", "fixtures"))
+from cubefit_numpy import kernel_bins  # noqa: E402
 
 FIXTURE = os.path.join(FIXTURES, "cubefit.mjs")
 C_KMS = 299792.458
@@ -52,9 +56,10 @@ class PrefitTests(CubeFitCase):
         self.close(self.f64(lv["values"]), losvd)
         dlog = np.median(np.diff(f["/TemPix"][:]))
         self.close(lv["dlog"], dlog, rtol=1e-9)
-        k = np.arange(np.ceil(vel[0] / (C_KMS * dlog) - 1e-9), np.floor(vel[-1] / (C_KMS * dlog) + 1e-9) + 1)
-        w = np.interp(C_KMS * k * dlog, vel, losvd, left=0, right=0)
-        self.close(self.f64(lv["kernel_offsets"]), k * dlog)
+        # The builder's kernel: each velocity bin spread over the template pixels it overlaps.
+        W, k_min, k_max = kernel_bins(vel, dlog)
+        w = losvd @ W
+        self.close(self.f64(lv["kernel_offsets"]), np.arange(k_min, k_max + 1) * dlog)
         self.close(self.f64(lv["kernel_weights"]), w / w.sum(), rtol=1e-9, atol=1e-14)
         md = p["models"]
         self.assertEqual(md["population"], population)

@@ -9,9 +9,9 @@
  *   templates  (TR) templates rebinned to the observed grid before convolution:
  *              Templates (P, T) x R_T (T, L), for a few populations (float64 sums)
  *   losvd      (BL) the LOSVD /LOSVD[s, :, c] of the selected spaxel and component against
- *              /VelPix, and its kernel sampled on log-lambda offsets k * dlog (dlog the
- *              /TemPix step; velocity v = C_KMS * k * dlog, the LOSVD linearly interpolated
- *              there and normalised to sum 1)
+ *              /VelPix, and its kernel on log-lambda offsets k * dlog (dlog the /TemPix
+ *              step): the builder's own kernel (each velocity bin spread over the template
+ *              pixels it overlaps), normalised to sum 1
  *   models     (BR) stored models /HyperCube/models[s, c, p, :] of one population for several
  *              diverse (s, c) pairs, the selected pair first; pairs whose tile is not done in
  *              /HyperCube/_done are "pending" (no values)
@@ -196,7 +196,6 @@ interface Selection {
   maxSpectra: number;
 }
 
-const MAX_KERNEL = 20001;
 /** Bytes of R_T read at once while rebinning templates. */
 const REBIN_SLAB_BYTES = 8 * 1024 * 1024;
 
@@ -214,67 +213,28 @@ export function medianStep(grid: ArrayLike<number>): number {
   return d[Math.floor(d.length / 2)]!;
 }
 
-/** Linear interpolation of (xs, ys) at x (xs increasing); 0 outside [xs[0], xs[n-1]]. */
-export function interpolate(xs: ArrayLike<number>, ys: ArrayLike<number>, x: number): number {
-  const n = xs.length;
-  if (n === 0 || !(x >= xs[0]! && x <= xs[n - 1]!)) return 0;
-  if (n === 1) return ys[0]!;
-  let lo = 0;
-  let hi = n - 1;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid]! <= x) lo = mid;
-    else hi = mid;
-  }
-  const span = xs[hi]! - xs[lo]!;
-  const f = span > 0 ? (x - xs[lo]!) / span : 0;
-  return ys[lo]! * (1 - f) + ys[hi]! * f;
-}
-
 /**
- * The LOSVD's kernel on log-lambda offsets: k * dlog for k in [ceil(vmin / (c dlog)),
- * floor(vmax / (c dlog))], weights = the LOSVD linearly interpolated at v = c * k * dlog,
- * normalised to sum 1 (when the sum is positive).
+ * The LOSVD's kernel on log-lambda offsets k * dlog, exactly as the HyperCube builder convolves
+ * with it (cubefit.kernelGeometry / losvdKernel: each velocity bin spread over the template
+ * pixels it overlaps), normalised to sum 1 for display.
  */
 export function losvdKernel(
   velocity: ArrayLike<number>,
   values: ArrayLike<number>,
   dlog: number,
 ): { offsets: Float64Array; velocity: Float64Array; weights: Float64Array } {
-  const n = velocity.length;
-  let xs = Float64Array.from(velocity);
-  let ys = Float64Array.from(values);
-  if (n > 1 && xs[0]! > xs[n - 1]!) {
-    xs = xs.reverse();
-    ys = ys.reverse();
-  }
-  if (n === 0 || !(dlog > 0))
+  if (velocity.length === 0 || !(dlog > 0))
     return {
       offsets: new Float64Array(0),
       velocity: new Float64Array(0),
       weights: new Float64Array(0),
     };
-  const step = C_KMS * dlog;
-  let k0 = Math.ceil(xs[0]! / step - 1e-9);
-  let k1 = Math.floor(xs[n - 1]! / step + 1e-9);
-  if (k1 - k0 + 1 > MAX_KERNEL) {
-    const mid = Math.round((k0 + k1) / 2);
-    k0 = mid - (MAX_KERNEL >> 1);
-    k1 = mid + (MAX_KERNEL >> 1);
-  }
-  const count = Math.max(0, k1 - k0 + 1);
-  const offsets = new Float64Array(count);
-  const vel = new Float64Array(count);
-  const weights = new Float64Array(count);
-  let sum = 0;
-  for (let i = 0; i < count; i++) {
-    offsets[i] = (k0 + i) * dlog;
-    vel[i] = C_KMS * offsets[i]!;
-    weights[i] = interpolate(xs, ys, vel[i]!);
-    sum += weights[i]!;
-  }
-  if (sum > 0) for (let i = 0; i < count; i++) weights[i]! /= sum;
-  return { offsets, velocity: vel, weights };
+  const g = cubefit.kernelGeometry(Float64Array.from(velocity), dlog);
+  const weights = cubefit.losvdKernel(g, values);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (sum > 0) for (let i = 0; i < weights.length; i++) weights[i]! /= sum;
+  const offsets = Float64Array.from(weights, (_, i) => (g.kMin + i) * dlog);
+  return { offsets, velocity: offsets.map((o) => C_KMS * o), weights };
 }
 
 /**
