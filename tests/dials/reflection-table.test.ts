@@ -270,7 +270,7 @@ test("bad and truncated files are typed errors with clear messages", () => {
   );
 });
 
-test("a million rows decode straight into typed arrays, fast", () => {
+test("a million rows decode straight into typed arrays", () => {
   const n = 1_000_000;
   const xyz = new Float64Array(3 * n).map((_, i) => i * 0.25);
   const hkl = new Int32Array(3 * n).map((_, i) => (i % 201) - 100);
@@ -283,19 +283,12 @@ test("a million rows decode straight into typed arrays, fast", () => {
     ["partiality", { type: "double", data: partiality }],
     ["entering", { type: "bool", data: new Uint8Array(n).fill(1) }],
   ]);
-  let start = performance.now();
   const bytes = serializeReflectionTable(t);
-  const writeMs = performance.now() - start;
-  start = performance.now();
   const back = parseReflectionTable(bytes);
-  const readMs = performance.now() - start;
   assert.deepEqual(back.vec3("xyzobs.px.value"), xyz);
   assert.deepEqual(back.millerIndices(), hkl);
   assert.deepEqual(back.sizes("flags"), flags);
   assert.deepEqual(back.doubles("partiality"), partiality);
-  // Generous bounds (CI machines vary); typical is a few tens of ms each.
-  assert.ok(readMs < 2000, `read took ${readMs} ms`);
-  assert.ok(writeMs < 2000, `write took ${writeMs} ms`);
 });
 
 /** A reflection table with hand-made column payloads (for malformed-input tests). */
