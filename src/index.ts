@@ -40,3 +40,4 @@ export type * from "./superres/index.js";
 export * as npy from "./formats/npy.js";
 export { readNpy, writeNpy, NpyReader } from "./formats/npy.js";
 export * as array from "./array/index.js";
+export * as skycell from "./skycell/index.js";
