@@ -732,15 +732,15 @@ export class SuperResCacheReader {
   /**
    * Open a cache for reading. While a live writer holds the cache (a step re-opening it
    * between its open and its first commit, when HDF5 shows readers an inconsistent file), the
-   * open is retried for up to `waitMs` (default 3000); a cache without a live writer answers
-   * at once.
+   * open is retried for up to `waitMs` (default 10000), and once more when the writer has
+   * gone; a cache without a live writer answers after that one retry.
    */
   static async open(
     file: string,
     opts: { worker?: boolean; waitMs?: number } = {},
   ): Promise<SuperResCacheReader> {
-    const deadline = Date.now() + (opts.waitMs ?? 3000);
-    for (;;) {
+    const deadline = Date.now() + (opts.waitMs ?? 10_000);
+    for (let writing = true; ;) {
       try {
         return await SuperResCacheReader.openOnce(file, opts.worker ?? false);
       } catch (e) {
@@ -748,7 +748,9 @@ export class SuperResCacheReader {
           e instanceof CacheFormatError ||
           e instanceof CacheCorruptError ||
           e instanceof CacheBusyError;
-        if (!transient || Date.now() >= deadline || !liveWriter(file)) throw e;
+        // One more attempt once the writer has gone: it may have closed the file meanwhile.
+        if (!transient || !writing || Date.now() >= deadline) throw e;
+        writing = liveWriter(file) !== undefined;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }

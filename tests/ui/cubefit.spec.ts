@@ -70,7 +70,9 @@ test("CubeFit: prefit snapshot and live fit dashboard", async ({ page }) => {
   await expect(info("spectra")).toHaveAttribute("data-rows", String(4 * 43));
   await expect(info("spectra")).toHaveAttribute("data-masked-pixels", "5");
   await expect(info("templates")).toHaveAttribute("data-populations", "0,1,2,3");
-  await expect(info("losvd")).toHaveAttribute("data-kernel-points", "41");
+  // 13 velocity bins 100 km/s apart reach +-650 km/s = 21.7 template pixels (dlog 1e-4): the
+  // builder's kernel covers k = -22..22.
+  await expect(info("losvd")).toHaveAttribute("data-kernel-points", "45");
   const panels = async () => (await nb.json("await pstats()")) as Record<string, number>;
   let want = await panels();
   for (const name of ["spectra", "templates", "losvd", "models"])
