@@ -18,13 +18,7 @@
  * `upgradeFormat: true` (a full copy of the file).
  */
 import path from "node:path";
-import {
-  AsyncStoreReader,
-  AsyncStoreWriter,
-  StoreThread,
-  type Attrs,
-  type AttrValue,
-} from "../store/index.js";
+import { AsyncStoreReader, AsyncStoreWriter, type Attrs, type AttrValue } from "../store/index.js";
 import { SuperResRunError } from "./cache-errors.js";
 
 export const RESULTS_GROUP = "/superres_results";
@@ -132,16 +126,17 @@ function runAttrs(run: SuperResRun): Attrs {
 }
 
 /**
- * A reader of the main file in a thread of its own, for as long as `fn` runs. The caller
- * typically has the main file open for reading in its own thread (the datacube), and HDF5
- * shares one file's state between the handles of a library instance: a second reader there
- * would see the file as it was when the first opened it, without the runs written since.
+ * A reader of the main file in a store thread, for as long as `fn` runs. The caller typically
+ * has the main file open for reading in its own thread (the datacube), and HDF5 shares one
+ * file's state between the handles of a library instance: a second reader there would see the
+ * file as it was when the first opened it, without the runs written since. (The store gives a
+ * reader its own thread when the shared one already has the file open.)
  */
 async function withFreshReader<T>(
   file: string,
   fn: (r: AsyncStoreReader) => Promise<T>,
 ): Promise<T> {
-  const r = await AsyncStoreReader.open(file, { waitMs: 0, thread: new StoreThread() });
+  const r = await AsyncStoreReader.open(file, { waitMs: 0 });
   try {
     return await fn(r);
   } finally {
