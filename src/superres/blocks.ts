@@ -151,7 +151,7 @@ export function shiftsOfBlock(
  * as [scanY, scanX, bandH, cropX] (crop rows [row0, row0 + bandH), every crop column).
  */
 export function bandImages(
-  band: Float64Array,
+  band: ArrayLike<number>,
   scanY: number,
   scanX: number,
   bandH: number,

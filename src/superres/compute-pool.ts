@@ -7,6 +7,7 @@ import * as Comlink from "comlink/dist/esm/comlink.mjs";
 import { WorkerPool } from "../parallel/worker-pool.js";
 import type { ComputeThreadApi } from "./compute-thread.js";
 import type { BandCut } from "./blocks.js";
+import type { PixelArray } from "./input.js";
 
 export class ComputePool {
   private readonly pool: WorkerPool<ComputeThreadApi>;
@@ -18,9 +19,12 @@ export class ComputePool {
     );
   }
 
-  /** bigFTOfBand in a worker, one array per cut; `data` is transferred (unusable afterwards). */
+  /**
+   * bigFTOfBand in a worker, one array per cut; `data` (any pixel type: the worker widens it)
+   * is transferred (unusable afterwards).
+   */
   bigFT(
-    data: Float64Array,
+    data: PixelArray,
     scanY: number,
     scanX: number,
     rows: number,

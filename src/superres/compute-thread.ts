@@ -6,18 +6,21 @@ import { parentPort } from "node:worker_threads";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
 import { nodeEndpoint } from "../store/worker/endpoint.js";
 import { bigFTOfBand, correlationsOfBlock, type BandCut } from "./blocks.js";
+import type { PixelArray } from "./input.js";
 
 const api = {
   bigFT(
-    data: Float64Array,
+    data: PixelArray,
     scanY: number,
     scanX: number,
     rows: number,
     width: number,
     cuts: BandCut[],
   ): Float64Array[] {
-    // The band arrived by transfer: transform it in place.
-    const outs = bigFTOfBand(data, scanY, scanX, rows, width, cuts, { overwrite: true });
+    // The band arrived by transfer (or was widened here, off the main thread): transform it
+    // in place.
+    const re = data instanceof Float64Array ? data : Float64Array.from(data);
+    const outs = bigFTOfBand(re, scanY, scanX, rows, width, cuts, { overwrite: true });
     return Comlink.transfer(
       outs,
       outs.map((o) => o.buffer),

@@ -27,6 +27,9 @@ export const EMD_DATACUBE_RE = /^\/version_1\/data\/datacubes\/datacube_(\d+)\/d
 
 export type DatacubeKind = "npy" | "emd" | "hdf5";
 
+/** Detector pixels in a number type the workers widen to float64 themselves. */
+export type PixelArray = Exclude<TypedArrayFor[DType], BigInt64Array | BigUint64Array>;
+
 export interface DatacubeEntry {
   /** Dataset path in the HDF5 file. */
   dataset: string;
@@ -201,8 +204,24 @@ export class Datacube {
     scanRow0 = 0,
     scanRows = this.shape[0] - scanRow0,
   ): Float64Array {
+    return toFloat64(this.readDetectorPixels(y0, x0, h, w, scanRow0, scanRows));
+  }
+
+  /**
+   * As readDetectorBlock, in the stored number type (64-bit integers become float64): the
+   * bulk reads of steps 2 and 5 leave the widening to float64 to the worker threads.
+   */
+  readDetectorPixels(
+    y0: number,
+    x0: number,
+    h: number,
+    w: number,
+    scanRow0 = 0,
+    scanRows = this.shape[0] - scanRow0,
+  ): PixelArray {
     const sx = this.shape[1];
-    return toFloat64(this.readBlock([scanRow0, 0, y0, x0], [scanRows, sx, h, w]).data);
+    const a = this.readBlock([scanRow0, 0, y0, x0], [scanRows, sx, h, w]).data;
+    return a instanceof BigInt64Array || a instanceof BigUint64Array ? toFloat64(a) : a;
   }
 
   /**

@@ -10,11 +10,11 @@
  *   s.findShifts();         // 4: shift and quality maps, aberration fit
  *   await s.reconstruct();  // 5: super-resolved image, standard BF; a results run in the main file
  *
- * Memory. Steps 2 and 5 read the datacube in bands of detector rows (every scan position)
- * sized to the memory budget; blocks are transformed in worker threads while the main thread
- * reads and writes. When the whole crop fits the budget it is read once and every worker is
- * busy ("memory" mode); otherwise band by band, with as many blocks in flight as the budget
- * allows ("streaming" mode). Results do not depend on the mode, the block order or the
+ * Memory. Steps 2 and 5 read the datacube in bands of detector rows (every scan position);
+ * blocks are transformed in worker threads while the main thread reads and writes. Step 2
+ * reads one block row at a time (in the stored number type; the workers widen it) and keeps
+ * every worker busy when the crop fits the budget ("memory" mode), otherwise as many blocks
+ * in flight as the budget allows ("streaming" mode). Results do not depend on the mode, the block order or the
  * number of workers: every block is computed by the same pure function.
  *
  * Resume. `open` takes the newest cache of the main file that holds this datacube (its
@@ -45,7 +45,7 @@ import { InFlight } from "../parallel/in-flight.js";
 import { gaussianFilter } from "./correlate.js";
 import { cropBounds, detectBrightField, type BrightFieldDisk, type CropBounds } from "./disk.js";
 import { requireInteger, SuperResError } from "./errors.js";
-import { Datacube } from "./input.js";
+import { Datacube, type PixelArray } from "./input.js";
 import { listSuperResRuns, writeSuperResRun } from "./results.js";
 
 export interface SuperResSessionOptions {
@@ -360,11 +360,12 @@ export class SuperResSession {
   }
 
   /**
-   * Bands of detector block rows for reading the crop: as many block rows per band as half
-   * the budget holds (at least one), and how many blocks may be in flight beside a band.
+   * Step 2 reads the crop one block row at a time, so the workers start on the first row
+   * while the main thread reads the next; beside that row, as many blocks may be in flight as
+   * the budget holds. "memory": the whole crop would fit in half the budget (then only the
+   * number of workers limits the blocks in flight); "streaming": it would not.
    */
   private bandPlan(grid: BlockGrid): {
-    rowsPerBand: number;
     inFlight: number;
     blocksPerTask: number;
     mode: "memory" | "streaming";
@@ -372,41 +373,39 @@ export class SuperResSession {
     const [sy, sx] = this.datacube.scanShape;
     const [by, bx] = grid.blockShape;
     const blockRowBytes = sy * sx * by * grid.cropShape[1] * 8;
-    const rowsPerBand = Math.max(
-      1,
-      Math.min(grid.counts[0], Math.floor(this.budget / 2 / blockRowBytes)),
-    );
     const blockBytes = sy * sx * by * bx * BYTES_PER_BLOCK_ELEMENT;
-    const left = this.budget - rowsPerBand * blockRowBytes;
+    const left = this.budget - blockRowBytes;
     const inFlight = Math.max(1, Math.min(this.workers, Math.floor(left / blockBytes)));
     const blocksPerTask = Math.max(1, Math.floor(left / inFlight / blockBytes));
     return {
-      rowsPerBand,
       inFlight,
       blocksPerTask,
-      mode: rowsPerBand >= grid.counts[0] ? "memory" : "streaming",
+      mode: grid.counts[0] * blockRowBytes <= this.budget / 2 ? "memory" : "streaming",
     };
   }
 
-  /** Crop rows [r0, r0 + h) at every scan position: [sy, sx, h, cropX], in reads of bounded size. */
+  /**
+   * Crop rows [r0, r0 + h) at every scan position: [sy, sx, h, cropX] in the stored number
+   * type, in reads of bounded size.
+   */
   private async readCropBand(
     r0: number,
     h: number,
     signal?: AbortSignal,
-  ): Promise<Float64Array | undefined> {
+  ): Promise<PixelArray | undefined> {
     const { bounds } = this.requireDetected();
     const [sy, sx] = this.datacube.scanShape;
     const cropX = bounds.x1 - bounds.x0;
     const rowBytes = sx * h * cropX * 8;
     const step = Math.max(1, Math.floor(MAX_READ_BYTES / rowBytes));
-    const out = new Float64Array(sy * sx * h * cropX);
+    let out: PixelArray | undefined;
     for (let y = 0; y < sy; y += step) {
       if (aborted(signal)) return undefined;
       const n = Math.min(step, sy - y);
-      out.set(
-        this.datacube.readDetectorBlock(bounds.y0 + r0, bounds.x0, h, cropX, y, n),
-        y * sx * h * cropX,
-      );
+      const part = this.datacube.readDetectorPixels(bounds.y0 + r0, bounds.x0, h, cropX, y, n);
+      if (n === sy) return part;
+      out ??= new (part.constructor as new (n: number) => PixelArray)(sy * sx * h * cropX);
+      out.set(part, y * sx * h * cropX);
       await yieldToEventLoop();
     }
     return out;
@@ -440,17 +439,15 @@ export class SuperResSession {
     const [sy, sx] = this.datacube.scanShape;
     const cropX = grid.cropShape[1];
     const todo = new Set(pending);
-    for (let row = 0; row < grid.counts[0]; row += plan.rowsPerBand) {
-      const rows = Math.min(plan.rowsPerBand, grid.counts[0] - row);
+    for (let row = 0; row < grid.counts[0]; row++) {
       const blocks: number[] = [];
-      for (let r = row; r < row + rows; r++)
-        for (let c = 0; c < grid.counts[1]; c++) {
-          const b = r * grid.counts[1] + c;
-          if (todo.has(b)) blocks.push(b);
-        }
+      for (let c = 0; c < grid.counts[1]; c++) {
+        const b = row * grid.counts[1] + c;
+        if (todo.has(b)) blocks.push(b);
+      }
       if (!blocks.length) continue;
       const r0 = row * grid.blockShape[0];
-      const h = Math.min(rows * grid.blockShape[0], grid.cropShape[0] - r0);
+      const h = Math.min(grid.blockShape[0], grid.cropShape[0] - r0);
       const band = await this.readCropBand(r0, h, signal);
       if (!band) return;
       for (const piece of taskPieces(grid, blocks, this.workers, plan.blocksPerTask)) {
@@ -794,7 +791,7 @@ function taskPieces(
 
 /** Block [y, y + h) x [x, x + w) of a band [n, bandH, bandW] as a fresh [n, h, w] array. */
 function gatherBlock(
-  band: Float64Array,
+  band: PixelArray,
   n: number,
   bandH: number,
   bandW: number,
@@ -802,12 +799,14 @@ function gatherBlock(
   x: number,
   h: number,
   w: number,
-): Float64Array {
-  const out = new Float64Array(n * h * w);
+): PixelArray {
+  const out = new (band.constructor as new (n: number) => PixelArray)(n * h * w);
+  // Runs are a few pixels long: an index loop beats a subarray per run several times over.
+  let o = 0;
   for (let s = 0; s < n; s++)
     for (let i = 0; i < h; i++) {
       const from = (s * bandH + y + i) * bandW + x;
-      out.set(band.subarray(from, from + w), (s * h + i) * w);
+      for (let j = 0; j < w; j++) out[o++] = band[from + j]!;
     }
   return out;
 }
