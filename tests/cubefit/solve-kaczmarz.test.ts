@@ -1,6 +1,6 @@
 // The seed's global Kaczmarz (src/cubefit/solve/kaczmarz.ts): convergence toward the exact
 // NNLS optimum on consistent problems, weight recovery, the ratio penalty, seeding, resume
-// priority, hooks, abort and typed errors.
+// priority, hooks, abort and typed errors; the wasm SIMD row kernel against kaczmarzRow.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Rng } from "../../src/synth/random.js";
@@ -10,6 +10,7 @@ import {
   chooseRows,
   compareToOptimum,
   jacobiSeed,
+  kaczmarzRow,
   nnlsFit,
   ratioPlan,
   ratioStep,
@@ -17,6 +18,7 @@ import {
   resolveStart,
   solveKaczmarz,
 } from "../../src/cubefit/solve/index.js";
+import { wasmRowKernel } from "../../src/cubefit/solve/kaczmarz-wasm.js";
 import { synthProblem } from "./fixtures/solve/synth.js";
 
 function maxRelErr(x: Float64Array, truth: Float64Array): number {
@@ -303,4 +305,95 @@ test("fromModels: the seed's models[s,c,p,l] give A_s[l, c*P+p], with the mask a
       for (let p = 0; p < P; p++)
         assert.equal(sp.a[i * C * P + c * P + p], ((1 * C + c) * P + p) * L + used[i]!);
   await assert.rejects(d.spaxel(2), /outside \[0, 2\)/);
+});
+
+/** The textbook step, one accumulator: the independent check of both kernels. */
+function plainStep(
+  a: Float64Array,
+  off: number,
+  yl: number,
+  x: Float64Array,
+  lr: number,
+  project: boolean,
+) {
+  let dot = 0;
+  let nrm = 0;
+  for (let j = 0; j < x.length; j++) {
+    dot += a[off + j]! * x[j]!;
+    nrm += a[off + j]! ** 2;
+  }
+  const r = yl - dot;
+  if (nrm > 0)
+    for (let j = 0; j < x.length; j++) {
+      const v = x[j]! + ((lr * r) / nrm) * a[off + j]!;
+      x[j] = project ? Math.max(v, 0) : v;
+    }
+  return r;
+}
+
+const bits = (x: Float64Array) => new BigUint64Array(x.buffer, x.byteOffset, x.length);
+
+test("wasm SIMD row kernel: kaczmarzRow bit for bit, the textbook step to rounding", () => {
+  const rng = new Rng(11);
+  // Every remainder mod 4 (the kernel's block size), short rows and the bench's long ones.
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 9, 37, 720, 3601])
+    for (const project of [true, false]) {
+      const kernel = wasmRowKernel(n);
+      assert.ok(kernel, "Node has wasm SIMD");
+      const rows = 12;
+      // Mixed signs and exact zeros; row 5 is all zero (no step); odd offsets into `a`.
+      const a = Float64Array.from({ length: rows * n + 3 }, () =>
+        rng.next() < 0.1 ? 0 : rng.normal(),
+      );
+      a.fill(0, 5 * n + 1, 6 * n + 1);
+      const x0 = Float64Array.from({ length: n }, () => rng.next() - 0.3);
+      kernel.x.set(x0);
+      const ref = x0.slice();
+      const plain = x0.slice();
+      for (let t = 0; t < rows; t++) {
+        const off = t * n + (t % 4 === 1 ? 1 : 0);
+        const yl = 3 * rng.normal();
+        const lr = 0.25 + rng.next();
+        const r = kernel.row(a, off, yl, lr, project);
+        assert.ok(Object.is(r, kaczmarzRow(a, off, yl, ref, n, lr, project)), `n ${n} row ${t}`);
+        assert.deepEqual(bits(kernel.x), bits(ref), `n ${n} row ${t}: x`);
+        const rp = plainStep(a, off, yl, plain, lr, project);
+        const scale = Math.max(1, ...plain.map(Math.abs));
+        assert.ok(Math.abs(r - rp) <= 1e-11 * Math.max(1, Math.abs(rp)), `${r} vs ${rp}`);
+        for (let j = 0; j < n; j++) {
+          assert.ok(Math.abs(kernel.x[j]! - plain[j]!) <= 1e-11 * scale, `n ${n} x[${j}]`);
+          if (project) assert.ok(Object.is(kernel.x[j], Math.abs(kernel.x[j]!)), "x >= +0");
+        }
+        plain.set(kernel.x); // rounding differences stay per step, not compounded
+      }
+    }
+});
+
+test("solveKaczmarz (wasm kernel) follows the textbook loop: sequential rows, x0, no ratio", async () => {
+  const rng = new Rng(12);
+  const n = 37;
+  const L = 20;
+  const K = 8;
+  const blocks = Array.from({ length: 3 }, () => ({
+    a: Float64Array.from({ length: L * n }, () => 0.1 + rng.next()),
+    y: Float64Array.from({ length: L }, () => 10 * rng.next()),
+  }));
+  const x0 = Float64Array.from({ length: n }, () => rng.next());
+  const res = await solveKaczmarz(InMemoryDesign.fromRows(n, blocks), {
+    epochs: 3,
+    pixelsPerAperture: K,
+    lr: 0.5,
+    rowOrder: "sequential",
+    x0,
+  });
+  const x = x0.slice();
+  for (let e = 0; e < 3; e++)
+    for (const { a, y } of blocks)
+      for (let i = 0; i < K; i++) {
+        const l = (((e * K) % L) + i) % L;
+        plainStep(a, l * n, y[l]!, x, 0.5, true);
+      }
+  assert.equal(res.rows, 3 * 3 * K);
+  assert.ok(maxRelErr(res.x, x) < 1e-12, `${maxRelErr(res.x, x)}`);
+  assert.equal(res.x.buffer.byteLength, n * 8, "the result owns its x (not a view of wasm memory)");
 });

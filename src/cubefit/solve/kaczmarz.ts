@@ -31,6 +31,7 @@
 import { Rng } from "../../synth/random.js";
 import { checkSpaxel, type DesignSource, type SpaxelRows } from "./design.js";
 import { CubeFitSolveError, requireInt, requireRange, requireVector } from "./errors.js";
+import { wasmRowKernel } from "./kaczmarz-wasm.js";
 
 export type RowOrder = "random" | "sequential";
 
@@ -298,6 +299,8 @@ export function ratioStep(
  * One Kaczmarz step on row `off` of `a` (n entries): returns the pre-step residual.
  * The dot product and the row norm share one pass (four accumulators each: a single add
  * chain would wait on floating-point latency), the update and the projection the other.
+ * solveKaczmarz runs it as a wasm SIMD kernel with the same bits (kaczmarz-wasm.ts); this is
+ * that kernel's reference, and the fallback where there is no wasm SIMD.
  */
 export function kaczmarzRow(
   a: Float64Array,
@@ -472,20 +475,24 @@ export async function solveKaczmarz(
   requireInt("design.nSpaxels", S, 0);
   const cfg = kaczmarzConfig(n, opts);
   const t0 = performance.now();
-  let x: Float64Array;
+  // The SIMD kernel where there is wasm, kaczmarzRow (same bits) where there is not.
+  const kernel = wasmRowKernel(n);
+  const x = kernel?.x ?? new Float64Array(n);
   let start: KaczmarzResult["start"];
   if (opts.x0) {
     requireVector("x0", opts.x0, n);
-    x = Float64Array.from(opts.x0);
+    x.set(opts.x0);
     if (cfg.projectNonneg) for (let j = 0; j < n; j++) if (x[j]! < 0) x[j] = 0;
     start = "x0";
   } else {
-    x = await jacobiSeed(design, {
-      spaxels: opts.seedSpaxels ?? 16,
-      pixels: opts.seedPixels ?? cfg.pixelsPerAperture,
-      seed: cfg.seed,
-      rescale: opts.seedRescale ?? true,
-    });
+    x.set(
+      await jacobiSeed(design, {
+        spaxels: opts.seedSpaxels ?? 16,
+        pixels: opts.seedPixels ?? cfg.pixelsPerAperture,
+        seed: cfg.seed,
+        rescale: opts.seedRescale ?? true,
+      }),
+    );
     start = "jacobi";
   }
   const rng = new Rng(cfg.seed);
@@ -519,7 +526,9 @@ export async function solveKaczmarz(
       const ratio = cfg.ratio;
       for (let t = 0; t < k; t++) {
         const l = rowsIdx[t]!;
-        const r = kaczmarzRow(a, l * n, y[l]!, x, n, cfg.lr, cfg.projectNonneg);
+        const r = kernel
+          ? kernel.row(a, l * n, y[l]!, cfg.lr, cfg.projectNonneg)
+          : kaczmarzRow(a, l * n, y[l]!, x, n, cfg.lr, cfg.projectNonneg);
         sq += r * r;
         if (ratio && rng.next() < ratio.prob)
           ratioSteps += ratioStep(x, ratio, rng, cfg.projectNonneg, ratioScratch);
@@ -555,7 +564,8 @@ export async function solveKaczmarz(
   }
   const seconds = (performance.now() - t0) / 1000;
   return {
-    x,
+    // The live x may sit in the kernel's wasm memory: the result gets its own array.
+    x: x.slice(),
     start,
     epochs: epochRmse.length,
     rows,
