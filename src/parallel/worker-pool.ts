@@ -1,8 +1,12 @@
 /**
  * A fixed set of worker threads running one module each, called through comlink. Each call
  * takes the next idle worker; callers holding more work than workers wait in line. The
- * compute pools of the stages (super-resolution blocks, CubeFit HyperCube tiles) are thin
- * typed wrappers over this one.
+ * compute pools of the stages (super-resolution blocks, CubeFit HyperCube tiles, skycell
+ * reads) are thin typed wrappers over this one.
+ *
+ * A call may carry a time limit: past it the call fails with WorkerTimeoutError and its
+ * worker, which may be stuck (a hung read, say), is terminated and replaced, so the pool
+ * keeps its size.
  */
 import type { Worker } from "node:worker_threads";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
@@ -14,31 +18,67 @@ interface Slot<Api> {
   remote: Comlink.Remote<Api>;
 }
 
+export class WorkerTimeoutError extends Error {
+  override readonly name = "WorkerTimeoutError";
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`${what} took longer than ${timeoutMs} ms; its worker thread was replaced`);
+  }
+}
+
 export class WorkerPool<Api> {
   private readonly idle: Slot<Api>[] = [];
   private readonly waiting: ((slot: Slot<Api>) => void)[] = [];
   private readonly all: Slot<Api>[] = [];
+  private running = 0;
+  private readonly cancels = new Set<() => void>();
 
   /** `entry`: the worker module's URL without extension (see spawnModuleWorker). */
   constructor(
-    entry: URL,
+    private readonly entry: URL,
     readonly size: number,
   ) {
-    for (let i = 0; i < size; i++) {
-      const worker = spawnModuleWorker(entry);
-      const slot = { worker, remote: Comlink.wrap<Api>(nodeEndpoint(worker)) };
-      this.all.push(slot);
-      this.idle.push(slot);
-    }
+    for (let i = 0; i < size; i++) this.idle.push(this.spawn());
   }
 
-  /** Run `fn` on the next idle worker. */
-  async run<T>(fn: (remote: Comlink.Remote<Api>) => Promise<T>): Promise<T> {
-    const slot =
+  /** Calls waiting for a worker, and calls running. */
+  get depth(): { queued: number; running: number } {
+    return { queued: this.waiting.length, running: this.running };
+  }
+
+  /** Run `fn` on the next idle worker (failing after `timeoutMs`, if given). */
+  async run<T>(
+    fn: (remote: Comlink.Remote<Api>) => Promise<T>,
+    limit?: { timeoutMs: number; what: string },
+  ): Promise<T> {
+    let slot =
       this.idle.pop() ?? (await new Promise<Slot<Api>>((resolve) => this.waiting.push(resolve)));
+    this.running++;
+    let timer: NodeJS.Timeout | undefined;
+    let cancel: (() => void) | undefined;
     try {
-      return await fn(slot.remote);
+      // Settles when the pool closes under the call (its worker will never answer).
+      const closed = new Promise<never>((_, reject) => {
+        cancel = () => reject(new Error(`the worker pool was closed during the call`));
+        this.cancels.add(cancel);
+      });
+      const timedOut = new Promise<never>((_, reject) => {
+        if (!limit) return;
+        timer = setTimeout(() => {
+          const stuck = slot;
+          slot = this.spawn();
+          this.all.splice(this.all.indexOf(stuck), 1);
+          void stuck.worker.terminate();
+          reject(new WorkerTimeoutError(limit.what, limit.timeoutMs));
+        }, limit.timeoutMs);
+      });
+      return await Promise.race([fn(slot.remote), timedOut, closed]);
     } finally {
+      clearTimeout(timer);
+      this.cancels.delete(cancel!);
+      this.running--;
       const next = this.waiting.shift();
       if (next) next(slot);
       else this.idle.push(slot);
@@ -50,8 +90,26 @@ export class WorkerPool<Api> {
     return Promise.all(this.all.map((s) => fn(s.remote)));
   }
 
+  /**
+   * End the threads; calls still running fail. A thread busy in a call is told to stop but
+   * not waited for: one blocked in a system call (a read on a hung file system) ends only
+   * when the call returns.
+   */
   async close(): Promise<void> {
+    for (const cancel of this.cancels) cancel();
     for (const s of this.all) s.remote[Comlink.releaseProxy]();
-    await Promise.all(this.all.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.all.map((s) => {
+        const ending = s.worker.terminate();
+        return this.idle.includes(s) ? ending : undefined;
+      }),
+    );
+  }
+
+  private spawn(): Slot<Api> {
+    const worker = spawnModuleWorker(this.entry);
+    const slot = { worker, remote: Comlink.wrap<Api>(nodeEndpoint(worker)) };
+    this.all.push(slot);
+    return slot;
   }
 }

@@ -25,3 +25,4 @@ export {
   type EmdWriteOptions,
 } from "./emd.js";
 export { syntheticIfu, type SyntheticIfu, type SyntheticIfuOptions } from "./ifu.js";
+export * from "./ps1.js";

@@ -1,6 +1,7 @@
 // Gaussian PSF convolution against scipy.ndimage.gaussian_filter (fixtures written by
 // tests/skycell/helpers/make_convolve_fixtures.py with Debian's numpy 1.24 / scipy 1.10), and
-// the mask/NaN-normalised variant against the same formula computed with scipy in float64.
+// the mask/NaN-normalised variant against the same formula computed with scipy in float64;
+// each case with direct taps and with the FFT path forced (large sigma: convolve-fft.test.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -80,20 +81,24 @@ for (const c of manifest.cases) {
   const label = `${c.kind} ${c.input} sigma=${JSON.stringify(c.sigma)} mode=${c.mode}${
     c.truncate !== undefined ? ` truncate=${c.truncate}` : ""
   }${c.cval !== undefined ? ` cval=${c.cval}` : ""}`;
-  test(`matches scipy: ${label}`, () => {
+  test(`matches scipy (direct taps and FFT): ${label}`, () => {
     const img = f32(c.input);
-    const opts = {
-      sigma: c.sigma,
-      mode: c.mode,
-      ...(c.truncate !== undefined ? { truncate: c.truncate } : {}),
-      ...(c.cval !== undefined ? { cval: c.cval } : {}),
-    };
-    if (c.kind === "plain") {
-      assertClose(gaussianFilter(img, c.shape, opts), f32(c.output), 1e-5, label);
-    } else {
-      const r = normalizedGaussianFilter(img, c.shape, { ...opts, mask: u8(c.mask!) });
-      assertClose(r.data, f32(c.output), 1e-5, label);
-      assertClose(r.weight, f32(c.weight!), 1e-5, label + " weight");
+    for (const method of ["auto", "direct", "fft"] as const) {
+      const opts = {
+        sigma: c.sigma,
+        mode: c.mode,
+        method,
+        ...(c.truncate !== undefined ? { truncate: c.truncate } : {}),
+        ...(c.cval !== undefined ? { cval: c.cval } : {}),
+      };
+      const what = `${label} ${method}`;
+      if (c.kind === "plain") {
+        assertClose(gaussianFilter(img, c.shape, opts), f32(c.output), 1e-5, what);
+      } else {
+        const r = normalizedGaussianFilter(img, c.shape, { ...opts, mask: u8(c.mask!) });
+        assertClose(r.data, f32(c.output), 1e-5, what);
+        assertClose(r.weight, f32(c.weight!), 1e-5, what + " weight");
+      }
     }
   });
 }

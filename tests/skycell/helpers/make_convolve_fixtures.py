@@ -2,8 +2,11 @@
 """Writes tests/skycell/fixtures/convolve/*: scipy.ndimage.gaussian_filter references.
 
 Run with Debian's python (numpy 1.24, scipy 1.10): /usr/bin/python3 tests/skycell/helpers/make_convolve_fixtures.py
-Every array is little-endian float32 (image) or uint8 (mask), row-major; manifest.json lists
-the cases. Deterministic (fixed seed).
+Every array is little-endian float32 (image), float64 (large-sigma references) or uint8 (mask),
+row-major; manifest.json lists the small cases (full outputs), manifest-large.json the
+large-sigma ones (sigma 20 and 60 on 160 x 150, radius > size / 2: the FFT path and repeated
+boundary extension), whose float64 references are kept only at a grid of sample pixels to keep
+the files small. Deterministic (fixed seed).
 """
 import json
 import os
@@ -82,8 +85,103 @@ for sigma, mode in ((1.5, "reflect"), (4.0, "reflect"), (4.0, "constant"), (4.0,
     cases.append(dict(kind="normalized", input="masked_image.f32", mask="mask.u8", shape=[H, W],
                       sigma=sigma, mode=mode, output=name, weight=wname))
 
-with open(os.path.join(OUT, "manifest.json"), "w") as f:
-    json.dump(dict(generator="tests/skycell/helpers/make_convolve_fixtures.py",
-                   numpy=np.__version__, scipy=__import__("scipy").__version__, cases=cases),
-              f, indent=1)
-print(f"{len(cases)} cases -> {OUT}")
+
+
+def write_manifest(name, cases, **extra):
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump(dict(generator="tests/skycell/helpers/make_convolve_fixtures.py",
+                       numpy=np.__version__, scipy=__import__("scipy").__version__, **extra,
+                       cases=cases), f, indent=1)
+    print(f"{len(cases)} cases -> {os.path.join(OUT, name)}")
+
+
+write_manifest("manifest.json", cases)
+
+# Large sigma: every reference computed by scipy in float64 from the float32 image, stored at
+# the sample grid only (edges, where the extension matters, and every 7th row / column).
+LH, LW = 160, 150
+ly, lx = np.mgrid[0:LH, 0:LW]
+large = (200.0 + 0.4 * lx - 0.2 * ly
+         + 800.0 * np.exp(-((lx - 30) ** 2 + (ly - 40) ** 2) / 18.0)
+         + 400.0 * np.exp(-((lx - 148) ** 2 + (ly - 3) ** 2) / 6.0)
+         + 50.0 * np.sin(lx / 9.0) * np.cos(ly / 13.0)
+         + rng.normal(0, 5.0, (LH, LW))).astype("<f4")
+large_mask = np.zeros((LH, LW), "u1")
+large_mask[20:60, 70:110] = 1     # a masked block
+large_mask[:, 5] = 1              # a masked column at the edge
+large_mask[140:160, 100:150] = 1  # masked corner
+large_masked = large.copy()
+large_masked[80, 40] = np.nan
+large_masked[100:104, 120:123] = np.nan
+large_masked[large_mask == 1] = 1e6  # must be ignored (and is a large value for the FFT path)
+
+
+def sample_grid(n):
+    return sorted(set([0, 1, 2] + list(range(5, n, 7)) + [n - 3, n - 2, n - 1]))
+
+
+rows, cols = sample_grid(LH), sample_grid(LW)
+grid = np.ix_(rows, cols)
+save("large.f32", large)
+save("large_mask.u8", large_mask)
+# the masked input is large.f32 with these NaNs and 1e6 where masked (built by the test)
+large_nans = np.flatnonzero(np.isnan(large_masked)).tolist()
+large_cases = []
+img64 = large.astype("f8")
+for sigma in (20.0, 60.0):
+    for mode in ("reflect", "mirror", "nearest", "wrap", "constant"):
+        cval = 30.0 if mode == "constant" else None
+        extra = {} if cval is None else dict(cval=cval)
+        name = f"large_s{sigma:g}_{mode}.f64"
+        save(name, gaussian_filter(img64, sigma, mode=mode, **extra)[grid])
+        large_cases.append(dict(kind="plain", input="image", sigma=sigma, mode=mode,
+                                output=name, **extra))
+# anisotropic: a direct axis and an FFT axis in one filter
+save("large_aniso.f64", gaussian_filter(img64, (2.0, 40.0), mode="reflect")[grid])
+large_cases.append(dict(kind="plain", input="image", sigma=[2.0, 40.0], mode="reflect",
+                        output="large_aniso.f64"))
+# NaNs and 1e6 blocks unnormalised at a small sigma: NaN only within the footprint
+nan64 = large_masked.astype("f8")
+save("large_nan_s3.f64", gaussian_filter(nan64, 3.0, mode="reflect")[grid])
+large_cases.append(dict(kind="plain", input="masked", sigma=3.0, mode="reflect",
+                        output="large_nan_s3.f64"))
+
+# NaN, +Inf and -Inf (no mask): NaN where a footprint holds a NaN or both infinities, else ±Inf
+inf_pixels = dict(nan=[100 * LW + 100], pos=[40 * LW + 40, 104 * LW + 104], neg=[40 * LW + 58])
+inf64 = img64.copy().ravel()
+for key, value in (("nan", np.nan), ("pos", np.inf), ("neg", -np.inf)):
+    inf64[inf_pixels[key]] = value
+inf64 = inf64.reshape(LH, LW)
+for sigma in (3.0, 20.0):
+    name = f"large_inf_s{sigma:g}.f64"
+    save(name, gaussian_filter(inf64, sigma, mode="reflect")[grid])
+    large_cases.append(dict(kind="plain", input="inf", sigma=sigma, mode="reflect", output=name))
+
+lw = ((large_mask == 0) & ~np.isnan(large_masked)).astype("f8")
+lxw = np.where(lw > 0, nan64, 0.0)
+for sigma, mode in ((20.0, "reflect"), (20.0, "mirror"), (20.0, "nearest"), (20.0, "wrap"),
+                    (20.0, "constant"), (60.0, "reflect"), (60.0, "constant"), (3.0, "reflect")):
+    num = gaussian_filter(lxw, sigma, mode=mode)
+    den = gaussian_filter(lw, sigma, mode=mode)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res = np.where(den > 1e-10, num / den, np.nan)
+    name = f"large_norm_s{sigma:g}_{mode}.f64"
+    wname = f"large_norm_s{sigma:g}_{mode}_weight.f64"
+    save(name, res[grid])
+    save(wname, den[grid])
+    large_cases.append(dict(kind="normalized", input="masked",
+                            sigma=sigma, mode=mode, output=name, weight=wname))
+# ±Inf count as valid (weight 1) in the normalised filter and propagate like NaN in the plain one
+iw = (~np.isnan(inf64)).astype("f8")
+with np.errstate(invalid="ignore"):
+    num = gaussian_filter(np.where(iw > 0, inf64, 0.0), 3.0, mode="reflect")
+    den = gaussian_filter(iw, 3.0, mode="reflect")
+    res = np.where(den > 1e-10, num / den, np.nan)
+save("large_norm_inf_s3.f64", res[grid])
+save("large_norm_inf_s3_weight.f64", den[grid])
+large_cases.append(dict(kind="normalized", input="inf", sigma=3.0, mode="reflect",
+                        output="large_norm_inf_s3.f64", weight="large_norm_inf_s3_weight.f64"))
+
+write_manifest("manifest-large.json", large_cases, shape=[LH, LW], image="large.f32",
+               mask="large_mask.u8", masked_value=1e6, nans=large_nans, inf_pixels=inf_pixels,
+               rows=rows, cols=cols)
