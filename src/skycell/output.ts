@@ -9,9 +9,18 @@
 // The metadata file is the record of completion: a row is listed only after every one of its
 // cells was written, and the file is replaced atomically (write, fsync, rename). Arrays of a
 // row that is not listed may be partial; a resumed run rewrites them whole.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { SkycellConfig } from "./config.js";
+import {
+  formatSkycellName,
+  parseSkycellName,
+  projectionDirName,
+  SkycellMissingError,
+  type CellListRow,
+} from "./dataset.js";
+import { readZarr, ZarrNotFoundError } from "./zarr.js";
 
 export const OUTPUT_FORMAT = "stagelab.ps1-convolved.v1";
 export const OUTPUT_STORE_NAME = "convolved_images.zarr";
@@ -33,8 +42,8 @@ export interface RunParameters {
   minWeight: number;
   bandWeights: Record<string, number>;
   badMaskBits: number;
-  inputStore: string;
-  cellList: string;
+  /** Of the cell list and the listed cells' stored headers (see inputFingerprint). */
+  inputFingerprint: string;
 }
 
 export interface CellRecord {
@@ -71,6 +80,8 @@ export interface RowRecord {
 export interface OutputMetadata {
   format: typeof OUTPUT_FORMAT;
   parameters: RunParameters;
+  /** Where the inputs were (for the reader; moving them does not stop a resume). */
+  inputs: { store: string; cellList: string };
   rows: RowRecord[];
   cells: Record<string, CellRecord>;
 }
@@ -89,10 +100,7 @@ export function outputDir(dataRoot: string, ccd: TessCcdId): string {
   );
 }
 
-export function runParameters(
-  c: SkycellConfig,
-  inputs: { inputStore: string; cellList: string },
-): RunParameters {
+export function runParameters(c: SkycellConfig, inputFingerprint: string): RunParameters {
   return {
     psfSigmaPx: c.psfSigmaPx,
     truncate: c.truncate,
@@ -102,9 +110,37 @@ export function runParameters(
     minWeight: c.minWeight,
     bandWeights: { ...c.bandWeights },
     badMaskBits: c.badMaskBits,
-    inputStore: path.resolve(inputs.inputStore),
-    cellList: path.resolve(inputs.cellList),
+    inputFingerprint,
   };
+}
+
+/**
+ * A digest of the inputs a result depends on, cheap to take: the cell list's bytes and the
+ * stored attributes (headers with each cell's own BOFFSET/BSOFTEN) of every listed cell's
+ * bands. Regenerated or replaced inputs at the same paths change it, so a resume never mixes
+ * old output with new data; moved inputs keep it.
+ */
+export function inputFingerprint(
+  storeRoot: string,
+  cellListPath: string,
+  cells: readonly CellListRow[],
+  bands: readonly string[],
+): string {
+  const h = createHash("sha256");
+  h.update(fs.readFileSync(cellListPath));
+  for (const c of cells)
+    for (const style of ["plain", "rings"] as const) {
+      const dir = path.join(
+        storeRoot,
+        projectionDirName(c.projection),
+        formatSkycellName(c.projection, c.index, style),
+      );
+      for (const b of bands) {
+        const attrs = path.join(dir, b, "image", ".zattrs");
+        if (fs.existsSync(attrs)) h.update(`${c.skycell}/${b}:`).update(fs.readFileSync(attrs));
+      }
+    }
+  return h.digest("hex").slice(0, 32);
 }
 
 /**
@@ -130,12 +166,13 @@ export function readOutputMetadata(dir: string, wanted: RunParameters): OutputMe
   );
   if (changed.length)
     throw new SkycellResumeError(
-      `${dir} holds results made with other parameters (${changed
-        .map(
-          (k) =>
-            `${k}: ${JSON.stringify(meta.parameters?.[k])} there, ${JSON.stringify(wanted[k])} now`,
+      `${dir} holds results made ${changed
+        .map((k) =>
+          k === "inputFingerprint"
+            ? "from other inputs (the cell list or the stored cells changed)"
+            : `with ${k}: ${JSON.stringify(meta.parameters?.[k])} (now ${JSON.stringify(wanted[k])})`,
         )
-        .join("; ")}); use another output directory or fresh: true`,
+        .join("; ")}; use another output directory or fresh: true`,
     );
   return meta;
 }
@@ -164,3 +201,31 @@ export function completedRows(meta: OutputMetadata | undefined): Set<string> {
 }
 
 export const rowKey = (projection: number, row: number): string => `${projection}/${row}`;
+
+/**
+ * One convolved cell of an output directory, by either form of its name: `image` (float32
+ * flux, NaN without support), `weight` (G*w) or `mask` (uint16 PS1 bits).
+ */
+export async function readConvolvedCell(
+  dir: string,
+  skycellName: string,
+  what: "image" | "weight" | "mask" = "image",
+): Promise<{ data: Float32Array | Uint16Array; shape: [number, number] }> {
+  const id = parseSkycellName(skycellName);
+  const root = path.join(dir, OUTPUT_STORE_NAME);
+  for (const style of ["plain", "rings"] as const) {
+    const name = formatSkycellName(id.projection, id.index, style);
+    try {
+      const r = await readZarr(root, `${projectionDirName(id.projection)}/${name}/${what}`);
+      return { data: r.data as Float32Array | Uint16Array, shape: r.shape as [number, number] };
+    } catch (e) {
+      if (!(e instanceof ZarrNotFoundError)) throw e;
+    }
+  }
+  throw new SkycellMissingError(
+    root,
+    id.projection,
+    skycellName,
+    `no convolved ${what} of ${skycellName} (either name form) in ${root}`,
+  );
+}

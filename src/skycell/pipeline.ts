@@ -45,6 +45,7 @@ import {
 } from "./dataset.js";
 import {
   completedRows,
+  inputFingerprint,
   outputDir,
   OUTPUT_FORMAT,
   readOutputMetadata,
@@ -115,7 +116,9 @@ export interface SkycellRunReport {
   failed: FailedCell[];
   aborted: boolean;
   seconds: number;
+  /** Listed-cell megapixels written this run, and per second of the whole run. */
   megapixels: number;
+  megapixelsPerSecond: number;
   workers: number;
 }
 
@@ -157,16 +160,14 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
     .filter(([, w]) => w !== 0)
     .map(([b]) => b as Ps1Band);
 
-  const parameters = runParameters(config, { inputStore, cellList });
+  const parameters = runParameters(config, inputFingerprint(inputStore, cellList, cells, bands));
   if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const earlier = readOutputMetadata(dir, parameters);
-  const meta: OutputMetadata = earlier ?? {
-    format: OUTPUT_FORMAT,
-    parameters,
-    rows: [],
-    cells: {},
-  };
+  const inputs = { store: path.resolve(inputStore), cellList: path.resolve(cellList) };
+  const meta: OutputMetadata = earlier
+    ? { ...earlier, inputs }
+    : { format: OUTPUT_FORMAT, parameters, inputs, rows: [], cells: {} };
   const plan = planRun(cells, infos, config, completedRows(earlier));
   const rowsTotal = plan.jobs.length + plan.skipped;
 
@@ -401,6 +402,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
     aborted: stopped() && rowsDone < rowsTotal,
     seconds: (performance.now() - t0) / 1000,
     megapixels,
+    megapixelsPerSecond: megapixels / ((performance.now() - t0) / 1000),
     workers: config.workers,
   };
 }

@@ -7,8 +7,7 @@ import {
   DEFAULT_TESS_BAND_WEIGHTS,
   normalizedGaussianFilter,
   PS1_DEFAULT_BAD_MASK,
-  projectionDirName,
-  readZarr,
+  readConvolvedCell,
   type Ps1Band,
 } from "../../src/skycell/index.js";
 import { generatePs1Dataset, type Ps1Dataset } from "../../src/synth/ps1.js";
@@ -70,16 +69,12 @@ export function wholeMosaicReference(
   return { data, shape: [H, W] };
 }
 
-export async function readCellOutput(
+export function readCellOutput(
   outDir: string,
-  projection: number,
   name: string,
   what: "image" | "weight" | "mask",
 ): Promise<{ data: ArrayLike<number>; shape: number[] }> {
-  return readZarr(
-    path.join(outDir, "convolved_images.zarr"),
-    `${projectionDirName(projection)}/${name}/${what}`,
-  );
+  return readConvolvedCell(outDir, name, what);
 }
 
 /** Every file under `dir` (relative path -> bytes), metadata timestamps blanked. */
