@@ -23,6 +23,11 @@ export interface SkycellConfig {
   workers: number;
   /** Read tasks queued ahead of the assembler (bounds the memory held for upcoming rows). */
   queueDepth: number;
+  /**
+   * Bytes those tasks may hold (raw bands while read, then the combined piece); default, one
+   * master window of raw bands. At least one task runs whatever its size.
+   */
+  readAheadBytes?: number;
   /** Time allowed to gather one row window's cells (GATHER_TIMEOUT_SECONDS), ms. */
   gatherTimeoutMs: number;
   /** Time allowed for one worker call (a read, a combination, a save), ms. */
@@ -89,6 +94,7 @@ export function resolveConfig(
   int("padPx", 0);
   int("workers", 1);
   int("queueDepth", 1);
+  if (c.readAheadBytes !== undefined) positive("readAheadBytes");
   int("outputChunkPx", 1);
   positive("psfSigmaPx");
   positive("truncate");

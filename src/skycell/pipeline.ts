@@ -15,8 +15,9 @@
  * cell that supplies it under the seed's overlap rule (geometry.ts), so nothing is read twice
  * for one window, and the window holds only the halo of the next row, not the next row.
  *
- * Reads run ahead of the assembler up to `queueDepth` pieces: memory is the master arrays,
- * the convolution buffers and those pieces, whatever the number of rows.
+ * Reads run ahead of the assembler up to `queueDepth` pieces and `readAheadBytes` (default
+ * one master window of raw bands): memory is the master arrays, the convolution buffers and
+ * those pieces, whatever the number of rows.
  *
  * Failures. A piece that cannot be read or combined (or misses the row's gather deadline)
  * leaves its pixels without data; a listed cell with such a piece is not written and is
@@ -84,8 +85,9 @@ export interface SkycellRunOptions extends Partial<SkycellConfig> {
 export interface QueueDepths {
   read: { queued: number; running: number };
   combine: { queued: number; running: number };
-  /** Pieces read ahead and not yet placed. */
+  /** Pieces read ahead and not yet placed, and the bytes they may hold. */
   ahead: number;
+  aheadBytes: number;
   /** Saver calls not yet finished. */
   save: number;
 }
@@ -198,9 +200,19 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
   const results = new Map<number, Promise<PieceResult>>();
   let nextPiece = 0;
   const stopped = () => opts.signal?.aborted === true;
+  // A piece holds 6 bytes per pixel per band while read (float32 image, uint16 mask), and 6
+  // once combined: count the larger against the read-ahead budget until it is placed.
+  const pieceBytes = (p: PieceTask) =>
+    (p.rect.y1 - p.rect.y0) * (p.rect.x1 - p.rect.x0) * 6 * Math.max(1, bands.length);
+  const budgetBytes =
+    config.readAheadBytes ?? plan.master.width * plan.master.height * 6 * bands.length;
+  let aheadBytes = 0;
   const pump = () => {
     while (!stopped() && results.size < config.queueDepth && nextPiece < pieces.length) {
-      const p = pieces[nextPiece++]!;
+      const p = pieces[nextPiece]!;
+      if (results.size > 0 && aheadBytes + pieceBytes(p) > budgetBytes) break;
+      nextPiece++;
+      aheadBytes += pieceBytes(p);
       results.set(p.id, fetchPiece(p));
     }
   };
@@ -262,6 +274,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
         read: readers.depth,
         combine: pre.depth,
         ahead: results.size,
+        aheadBytes,
         save: saving,
       },
       seconds,
@@ -284,6 +297,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
         pump();
         const r = await withDeadline(results.get(p.id)!, deadline, opts.signal);
         results.delete(p.id);
+        aheadBytes -= pieceBytes(p);
         if (r === "stopped") break;
         const result: PieceResult =
           r === "late"

@@ -121,7 +121,7 @@ test("one worker writes the same bytes as two", async () => {
   assert.deepEqual(snapshot(one), snapshot(reference));
 });
 
-test("reads run at most queueDepth pieces ahead; progress reports rows and queues", async () => {
+test("reads run at most queueDepth pieces and readAheadBytes ahead; progress reports rows and queues", async () => {
   const seen: SkycellProgress[] = [];
   const out = path.join(tmp, "depth");
   await run(out, { workers: 2, queueDepth: 4, onProgress: (p) => seen.push(p) });
@@ -133,6 +133,14 @@ test("reads run at most queueDepth pieces ahead; progress reports rows and queue
     saved.map((_, i) => i + 1),
   );
   assert.equal(saved.at(-1)!.rowsDone, saved.at(-1)!.rowsTotal);
+  // A budget of one cell's raw bands (4 bands x 6 bytes/px): the output does not change.
+  const budget = 64 * 64 * 4 * 6;
+  const tight: SkycellProgress[] = [];
+  const small = path.join(tmp, "small-budget");
+  await run(small, { readAheadBytes: budget, onProgress: (p) => tight.push(p) });
+  for (const p of tight)
+    assert.ok(p.queues.ahead <= 1 || p.queues.aheadBytes <= budget, JSON.stringify(p.queues));
+  assert.deepEqual(snapshot(small), snapshot(reference));
 });
 
 test("stopped by its signal after two rows, then resumed: the rows done are skipped and the output is identical", async () => {
