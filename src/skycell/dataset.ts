@@ -193,12 +193,16 @@ export interface ProjectionInfo {
 }
 
 /** Global pixel step between neighbouring cells [stepY, stepX]. */
-export function cellStepPx(info: ProjectionInfo): [number, number] {
+export function cellStepPx(
+  info: Pick<ProjectionInfo, "cellShape" | "overlapPx">,
+): [number, number] {
   return [info.cellShape[0] - info.overlapPx, info.cellShape[1] - info.overlapPx];
 }
 
 /** Size [height, width] of the pixel grid the projection's cells cover. */
-export function projectionShapePx(info: ProjectionInfo): [number, number] {
+export function projectionShapePx(
+  info: Pick<ProjectionInfo, "grid" | "cellShape" | "overlapPx">,
+): [number, number] {
   const [sy, sx] = cellStepPx(info);
   return [(info.grid[0] - 1) * sy + info.cellShape[0], (info.grid[1] - 1) * sx + info.cellShape[1]];
 }
@@ -211,7 +215,10 @@ export interface CellPlacement {
   originPx: [number, number];
 }
 
-export function cellPlacement(info: ProjectionInfo, index: number): CellPlacement {
+export function cellPlacement(
+  info: Pick<ProjectionInfo, "projection" | "grid" | "cellShape" | "overlapPx">,
+  index: number,
+): CellPlacement {
   const [ny, nx] = info.grid;
   if (!Number.isInteger(index) || index < 0 || index >= ny * nx) {
     throw new SkycellError(

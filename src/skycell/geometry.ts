@@ -8,6 +8,7 @@
 // along each axis cell i supplies [i*step + (i > 0 ? E : 0), (i+1)*step + E) (the last one up
 // to its far edge): the cells' "owned" rectangles tile the mosaic without overlap, and every
 // pixel is read from exactly one cell. Pixels outside the grid have no data.
+import { cellPlacement, cellStepPx, projectionShapePx, type ProjectionInfo } from "./dataset.js";
 
 /** Half-open pixel rectangle [y0, y1) x [x0, x1). */
 export interface Rect {
@@ -17,17 +18,13 @@ export interface Rect {
   x1: number;
 }
 
-export interface ProjectionGrid {
-  projection: number;
-  /** Skycell rows and columns of the projection cell. */
-  rows: number;
-  cols: number;
-  cellHeightPx: number;
-  cellWidthPx: number;
-}
+/** The geometry a projection's store declares (dataset.ts ProjectionInfo). */
+export type ProjectionGrid = Pick<
+  ProjectionInfo,
+  "projection" | "grid" | "cellShape" | "overlapPx"
+>;
 
 export interface PlacementConfig {
-  overlapPx: number;
   edgeExclusionPx: number;
   padPx: number;
 }
@@ -79,6 +76,10 @@ export function subtract(outer: Rect, inner: Rect | undefined): Rect[] {
 }
 
 export class ProjectionLayout {
+  readonly rows: number;
+  readonly cols: number;
+  readonly cellHeightPx: number;
+  readonly cellWidthPx: number;
   readonly stepY: number;
   readonly stepX: number;
 
@@ -86,41 +87,37 @@ export class ProjectionLayout {
     readonly grid: ProjectionGrid,
     readonly config: PlacementConfig,
   ) {
-    const { cellHeightPx: h, cellWidthPx: w } = grid;
-    const { overlapPx: o, edgeExclusionPx: e, padPx } = config;
-    for (const [k, v] of Object.entries({ rows: grid.rows, cols: grid.cols, h, w }))
+    [this.rows, this.cols] = grid.grid;
+    [this.cellHeightPx, this.cellWidthPx] = grid.cellShape;
+    const { cellHeightPx: h, cellWidthPx: w } = this;
+    const o = grid.overlapPx;
+    const { edgeExclusionPx: e, padPx } = config;
+    for (const [k, v] of Object.entries({ rows: this.rows, cols: this.cols, h, w }))
       if (!Number.isInteger(v) || v < 1)
         throw new GeometryError(`projection ${grid.projection}: ${k} must be >= 1, got ${v}`);
     if (!(o >= 0 && e >= 0 && e <= o && o < Math.min(h, w) && padPx >= 0))
       throw new GeometryError(
         `projection ${grid.projection}: need 0 <= edge exclusion (${e}) <= overlap (${o}) < cell size (${h} x ${w}) and pad >= 0 (${padPx})`,
       );
-    this.stepY = h - o;
-    this.stepX = w - o;
+    [this.stepY, this.stepX] = cellStepPx(grid);
   }
 
   /** The mosaic extent: every pixel some cell covers. */
   get extent(): Rect {
-    return {
-      y0: 0,
-      y1: (this.grid.rows - 1) * this.stepY + this.grid.cellHeightPx,
-      x0: 0,
-      x1: (this.grid.cols - 1) * this.stepX + this.grid.cellWidthPx,
-    };
+    const [y1, x1] = projectionShapePx(this.grid);
+    return { y0: 0, y1, x0: 0, x1 };
   }
 
   cellRect(row: number, col: number): Rect {
-    this.check(row, col);
-    const y0 = row * this.stepY;
-    const x0 = col * this.stepX;
-    return { y0, y1: y0 + this.grid.cellHeightPx, x0, x1: x0 + this.grid.cellWidthPx };
+    const [y0, x0] = cellPlacement(this.grid, this.index(row, col)).originPx;
+    return { y0, y1: y0 + this.cellHeightPx, x0, x1: x0 + this.cellWidthPx };
   }
 
   /** The mosaic pixels cell (row, col) supplies. */
   ownedRect(row: number, col: number): Rect {
     this.check(row, col);
-    const [y0, y1] = this.owned(row, this.stepY, this.grid.rows, this.grid.cellHeightPx);
-    const [x0, x1] = this.owned(col, this.stepX, this.grid.cols, this.grid.cellWidthPx);
+    const [y0, y1] = this.owned(row, this.stepY, this.rows, this.cellHeightPx);
+    const [x0, x1] = this.owned(col, this.stepX, this.cols, this.cellWidthPx);
     return { y0, y1, x0, x1 };
   }
 
@@ -136,8 +133,8 @@ export class ProjectionLayout {
 
   /** The cell parts that supply `rect` (pixels outside the grid have none). */
   pieces(rect: Rect): CellPiece[] {
-    const ys = this.spans(rect.y0, rect.y1, this.stepY, this.grid.rows, this.grid.cellHeightPx);
-    const xs = this.spans(rect.x0, rect.x1, this.stepX, this.grid.cols, this.grid.cellWidthPx);
+    const ys = this.spans(rect.y0, rect.y1, this.stepY, this.rows, this.cellHeightPx);
+    const xs = this.spans(rect.x0, rect.x1, this.stepX, this.cols, this.cellWidthPx);
     const out: CellPiece[] = [];
     for (const [row, y0, y1] of ys)
       for (const [col, x0, x1] of xs) {
@@ -156,7 +153,7 @@ export class ProjectionLayout {
   /** Skycell index within the projection (the YYY of skycell.PPPP.YYY). */
   index(row: number, col: number): number {
     this.check(row, col);
-    return row * this.grid.cols + col;
+    return row * this.cols + col;
   }
 
   private owned(i: number, step: number, n: number, size: number): [number, number] {
@@ -188,26 +185,27 @@ export class ProjectionLayout {
       !Number.isInteger(col) ||
       row < 0 ||
       col < 0 ||
-      row >= this.grid.rows ||
-      col >= this.grid.cols
+      row >= this.rows ||
+      col >= this.cols
     )
       throw new GeometryError(
-        `cell (row ${row}, col ${col}) is outside projection ${this.grid.projection}'s ${this.grid.rows} x ${this.grid.cols} grid`,
+        `cell (row ${row}, col ${col}) is outside projection ${this.grid.projection}'s ${this.rows} x ${this.cols} grid`,
       );
   }
 }
 
-/** The seed's MasterArrayConfig for rows listing up to `maxCellsPerRow` cells. */
+/** The seed's MasterArrayConfig for rows listing up to `maxCellsPerRow` cells of [H, W]. */
 export function masterArrayConfig(
-  grid: Pick<ProjectionGrid, "cellHeightPx" | "cellWidthPx">,
+  cellShape: readonly [number, number],
   padPx: number,
   maxCellsPerRow: number,
 ): MasterArrayConfig {
+  const [cellHeight, cellWidth] = cellShape;
   return {
-    width: maxCellsPerRow * grid.cellWidthPx + 2 * padPx,
-    height: grid.cellHeightPx + 2 * padPx,
-    cellWidth: grid.cellWidthPx,
-    cellHeight: grid.cellHeightPx,
+    width: maxCellsPerRow * cellWidth + 2 * padPx,
+    height: cellHeight + 2 * padPx,
+    cellWidth,
+    cellHeight,
     padSize: padPx,
     maxCellsPerRow,
   };

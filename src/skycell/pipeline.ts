@@ -56,6 +56,7 @@ import {
   type OutputMetadata,
   type RowRecord,
 } from "./output.js";
+import { rectArea } from "./geometry.js";
 import { planRun, type PieceTask, type RowJob } from "./plan.js";
 import type { CombinedPiece, PreprocessThreadApi } from "./preprocess-thread.js";
 import type { ReaderThreadApi } from "./reader-thread.js";
@@ -173,13 +174,15 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
   const plan = planRun(cells, infos, config, completedRows(earlier));
   const rowsTotal = plan.jobs.length + plan.skipped;
 
+  // A run with every row done already starts no reading or convolution threads.
+  const workers = plan.jobs.length ? config.workers : 0;
   const readers = new WorkerPool<ReaderThreadApi>(
     new URL("./reader-thread", import.meta.url),
-    config.workers,
+    workers,
   );
   const pre = new WorkerPool<PreprocessThreadApi>(
     new URL("./preprocess-thread", import.meta.url),
-    config.workers,
+    workers,
   );
   const saver = new WorkerPool<SaverThreadApi>(new URL("./saver-thread", import.meta.url), 1);
   const limit = (what: string) => ({ timeoutMs: config.queueTimeoutMs, what });
@@ -202,10 +205,9 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
   const stopped = () => opts.signal?.aborted === true;
   // A piece holds 6 bytes per pixel per band while read (float32 image, uint16 mask), and 6
   // once combined: count the larger against the read-ahead budget until it is placed.
-  const pieceBytes = (p: PieceTask) =>
-    (p.rect.y1 - p.rect.y0) * (p.rect.x1 - p.rect.x0) * 6 * Math.max(1, bands.length);
-  const budgetBytes =
-    config.readAheadBytes ?? plan.master.width * plan.master.height * 6 * bands.length;
+  const bytesPerPx = 6 * bands.length;
+  const pieceBytes = (p: PieceTask) => rectArea(p.rect) * bytesPerPx;
+  const budgetBytes = config.readAheadBytes ?? plan.master.width * plan.master.height * bytesPerPx;
   let aheadBytes = 0;
   const pump = () => {
     while (!stopped() && results.size < config.queueDepth && nextPiece < pieces.length) {

@@ -79,16 +79,7 @@ export function planRun(
   let id = 0;
   for (const projection of [...byProjection.keys()].sort((a, b) => a - b)) {
     const info = infos.get(projection)!;
-    const layout = new ProjectionLayout(
-      {
-        projection,
-        rows: info.grid[0],
-        cols: info.grid[1],
-        cellHeightPx: info.cellShape[0],
-        cellWidthPx: info.cellShape[1],
-      },
-      config,
-    );
+    const layout = new ProjectionLayout(info, config);
     const rows = byProjection.get(projection)!;
     let previous: RowJob | undefined;
     for (const row of [...rows.keys()].sort((a, b) => a - b)) {
@@ -129,6 +120,6 @@ export function planRun(
   return {
     jobs,
     skipped,
-    master: masterArrayConfig({ cellHeightPx: maxH, cellWidthPx: maxW }, config.padPx, maxCells),
+    master: masterArrayConfig([maxH, maxW], config.padPx, maxCells),
   };
 }

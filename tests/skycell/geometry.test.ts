@@ -37,8 +37,8 @@ function literalOwners(g: (typeof GRIDS)[number]): { ids: Int32Array; H: number;
 
 const layoutOf = (g: (typeof GRIDS)[number]) =>
   new ProjectionLayout(
-    { projection: 7, rows: g.rows, cols: g.cols, cellHeightPx: g.h, cellWidthPx: g.w },
-    { overlapPx: g.overlap, edgeExclusionPx: g.edge, padPx: g.pad },
+    { projection: 7, grid: [g.rows, g.cols], cellShape: [g.h, g.w], overlapPx: g.overlap },
+    { edgeExclusionPx: g.edge, padPx: g.pad },
   );
 
 test("owned rectangles tile the mosaic exactly as the literal row-major paste", () => {
@@ -135,7 +135,7 @@ test("the run plan carries the previous row's window and reads only the rest; ma
   const cfg = { overlapPx: 6, edgeExclusionPx: 2, padPx: 5 };
   const plan = planRun(listed, new Map([[7, info]]), cfg, new Set());
   assert.equal(plan.jobs.length, 3);
-  assert.deepEqual(plan.master, masterArrayConfig({ cellHeightPx: 20, cellWidthPx: 24 }, 5, 3));
+  assert.deepEqual(plan.master, masterArrayConfig([20, 24], 5, 3));
   for (const [k, job] of plan.jobs.entries()) {
     const w = job.window;
     assert.ok(w.y1 - w.y0 <= plan.master.height && w.x1 - w.x0 <= plan.master.width);
@@ -171,8 +171,8 @@ test("bad grids and cells outside the grid are typed errors", () => {
   assert.throws(
     () =>
       new ProjectionLayout(
-        { projection: 1, rows: 2, cols: 2, cellHeightPx: 10, cellWidthPx: 10 },
-        { overlapPx: 3, edgeExclusionPx: 4, padPx: 1 },
+        { projection: 1, grid: [2, 2], cellShape: [10, 10], overlapPx: 3 },
+        { edgeExclusionPx: 4, padPx: 1 },
       ),
     GeometryError,
   );
