@@ -6,7 +6,8 @@
  *
  * A call may carry a time limit: past it the call fails with WorkerTimeoutError and its
  * worker, which may be stuck (a hung read, say), is terminated and replaced, so the pool
- * keeps its size.
+ * keeps its size. An urgent call waits ahead of the others: a stage on the critical path (a
+ * convolution the assembler waits for) is not queued behind work read ahead.
  */
 import type { Worker } from "node:worker_threads";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
@@ -28,9 +29,18 @@ export class WorkerTimeoutError extends Error {
   }
 }
 
+/** How a call runs: its time limit (and what to name in the error), and whether it is urgent. */
+export interface RunOptions {
+  timeoutMs?: number;
+  what?: string;
+  urgent?: boolean;
+}
+
 export class WorkerPool<Api> {
   private readonly idle: Slot<Api>[] = [];
+  /** Urgent calls first, then the rest, each in order of arrival. */
   private readonly waiting: ((slot: Slot<Api>) => void)[] = [];
+  private urgentWaiting = 0;
   private readonly all: Slot<Api>[] = [];
   private running = 0;
   private readonly cancels = new Set<() => void>();
@@ -49,12 +59,8 @@ export class WorkerPool<Api> {
   }
 
   /** Run `fn` on the next idle worker (failing after `timeoutMs`, if given). */
-  async run<T>(
-    fn: (remote: Comlink.Remote<Api>) => Promise<T>,
-    limit?: { timeoutMs: number; what: string },
-  ): Promise<T> {
-    let slot =
-      this.idle.pop() ?? (await new Promise<Slot<Api>>((resolve) => this.waiting.push(resolve)));
+  async run<T>(fn: (remote: Comlink.Remote<Api>) => Promise<T>, opts: RunOptions = {}): Promise<T> {
+    let slot = this.idle.pop() ?? (await this.wait(opts.urgent === true));
     this.running++;
     let timer: NodeJS.Timeout | undefined;
     let cancel: (() => void) | undefined;
@@ -65,14 +71,15 @@ export class WorkerPool<Api> {
         this.cancels.add(cancel);
       });
       const timedOut = new Promise<never>((_, reject) => {
-        if (!limit) return;
+        const { timeoutMs } = opts;
+        if (timeoutMs === undefined) return;
         timer = setTimeout(() => {
           const stuck = slot;
           slot = this.spawn();
           this.all.splice(this.all.indexOf(stuck), 1);
           void stuck.worker.terminate();
-          reject(new WorkerTimeoutError(limit.what, limit.timeoutMs));
-        }, limit.timeoutMs);
+          reject(new WorkerTimeoutError(opts.what ?? "a worker call", timeoutMs));
+        }, timeoutMs);
       });
       return await Promise.race([fn(slot.remote), timedOut, closed]);
     } finally {
@@ -80,9 +87,18 @@ export class WorkerPool<Api> {
       this.cancels.delete(cancel!);
       this.running--;
       const next = this.waiting.shift();
+      if (this.urgentWaiting > 0) this.urgentWaiting--;
       if (next) next(slot);
       else this.idle.push(slot);
     }
+  }
+
+  /** The next worker to come free: urgent callers are served before the others. */
+  private wait(urgent: boolean): Promise<Slot<Api>> {
+    return new Promise((resolve) => {
+      if (urgent) this.waiting.splice(this.urgentWaiting++, 0, resolve);
+      else this.waiting.push(resolve);
+    });
   }
 
   /** Run `fn` on every worker at once (e.g. to hand each the data all its calls share). */

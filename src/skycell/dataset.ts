@@ -26,7 +26,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createZarrArray, openZarrArray, ZarrError, type ZarrCompressor } from "./zarr.js";
-import { ps1Linearize, type Ps1AsinhHeader } from "./asinh.js";
+import { checkedAsinh, linearize, type Ps1AsinhHeader } from "./asinh.js";
 
 // --- bands and mask bits -----------------------------------------------------------------------
 
@@ -637,9 +637,31 @@ async function openCellArray(
 }
 
 /**
+ * What a reader has learnt of a store's layout (projection attributes, where each cell is
+ * stored, its opened arrays), kept for the reads that follow: a pipeline's reader reads
+ * dozens of pieces of the same cells and must not re-read their metadata every time. Only
+ * for a store that does not change while the cache lives (one pipeline run); a failed lookup
+ * is not kept.
+ */
+export class SkycellReadCache {
+  private readonly memo = new Map<string, Promise<unknown>>();
+
+  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (p === undefined) {
+      p = load();
+      this.memo.set(key, p);
+      p.catch(() => this.memo.delete(key));
+    }
+    return p;
+  }
+}
+
+/**
  * Read a region (local cell pixels) of some bands (default: all the projection's bands) of a
  * cell, given either form of its name. Image values stay asinh-compressed (see combineBands).
- * Only the chunks the region touches are read.
+ * Only the chunks the region touches are read. With a `cache`, the store's metadata is read
+ * once per cache.
  */
 export async function readSkycellRegion(
   storeRoot: string,
@@ -647,11 +669,16 @@ export async function readSkycellRegion(
   skycellName: string,
   region: PixelRect,
   bands?: readonly Ps1Band[],
+  cache?: SkycellReadCache,
 ): Promise<SkycellBundle> {
+  const memo = <T>(key: string, load: () => Promise<T>): Promise<T> =>
+    cache ? cache.get(`${storeRoot}\0${key}`, load) : load();
   const id = parseInProjection(projection, skycellName);
-  const info = await readProjectionInfo(storeRoot, projection);
+  const info = await memo(`info ${projection}`, () => readProjectionInfo(storeRoot, projection));
   const place = cellPlacement(info, id.index);
-  const storedName = await findSkycellDir(storeRoot, projection, id);
+  const storedName = await memo(`dir ${projection} ${id.index}`, () =>
+    findSkycellDir(storeRoot, projection, id),
+  );
   if (storedName === undefined) {
     throw new SkycellMissingError(
       storeRoot,
@@ -683,18 +710,11 @@ export async function readSkycellRegion(
       if (!info.bands.includes(band)) {
         throw new SkycellError(`projection ${projection} has no band ${JSON.stringify(band)}`);
       }
-      const img = await openCellArray(
-        storeRoot,
-        `${cellPath}/${band}/image`,
-        "float32",
-        info.cellShape,
-      );
-      const msk = await openCellArray(
-        storeRoot,
-        `${cellPath}/${band}/mask`,
-        "uint16",
-        info.cellShape,
-      );
+      const open = (name: string, dtype: "float32" | "uint16") =>
+        memo(`array ${cellPath}/${band}/${name}`, () =>
+          openCellArray(storeRoot, `${cellPath}/${band}/${name}`, dtype, info.cellShape),
+        );
+      const [img, msk] = await Promise.all([open("image", "float32"), open("mask", "uint16")]);
       const header = checkHeader(img.a.attributes["header"], img.where, info, place, band);
       const sel = [
         [y0, y1],
@@ -897,7 +917,7 @@ export interface CombinedBands {
 
 /**
  * Combine PS1 bands into one broad band: each band with a non-zero weight is linearised with its
- * own header's BOFFSET/BSOFTEN (ps1Linearize) and added with its weight (float64 sums). Bands
+ * own header's BOFFSET/BSOFTEN (as ps1Linearize) and added with its weight (float64 sums). Bands
  * with weight 0 are ignored entirely (their masks and NaNs too).
  */
 export function combineBands(
@@ -924,9 +944,10 @@ export function combineBands(
     if (px.image.length !== n || px.mask.length !== n) {
       throw new SkycellError(`combineBands: band ${band} does not have ${n} pixels`);
     }
-    const lin = ps1Linearize(px.image, px.header);
+    const { BOFFSET: b, BSOFTEN: soft } = checkedAsinh(px.header);
+    const image = px.image;
     for (let i = 0; i < n; i++) {
-      const v = lin[i]!;
+      const v = linearize(image[i]!, b, soft);
       const m = px.mask[i]!;
       mask[i]! |= m;
       if (v !== v || (m & badMaskBits) !== 0) valid[i] = 0;

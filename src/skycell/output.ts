@@ -177,6 +177,15 @@ export function readOutputMetadata(dir: string, wanted: RunParameters): OutputMe
   return meta;
 }
 
+/**
+ * Remove what a killed writer left of an atomic metadata write (its temporary files): called
+ * by the single writer when it opens the output, before it writes.
+ */
+export function removeStaleMetadataTemporaries(dir: string): void {
+  for (const f of fs.readdirSync(dir))
+    if (f.startsWith(`${METADATA_NAME}.tmp-`)) fs.rmSync(path.join(dir, f), { force: true });
+}
+
 /** Replace the metadata file atomically: a reader sees the old or the new, never half. */
 export function writeOutputMetadata(dir: string, meta: OutputMetadata): void {
   const file = path.join(dir, METADATA_NAME);

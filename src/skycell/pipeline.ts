@@ -3,8 +3,11 @@
  *
  *   readers (parallel)  ->  pre-processors (parallel)  ->  assembler (this thread)  ->  saver
  *   cell pieces from Zarr   band linearisation and          row windows, convolution   Zarr +
- *                           combination, mask OR            split over the pre-        JSON
- *                                                           processor threads
+ *                           combination, mask OR            split over the workers     JSON
+ *
+ * Stages 1 and 2 run back to back in each of `workers` worker threads (worker-thread.ts), which
+ * also run the convolution's strips and compress the output chunks: the assembler and the
+ * saver only copy and write, so `workers` is the number of cores the run keeps busy.
  *
  * The assembler walks the rows of each projection in order. A row's window is its cells plus
  * `padPx` all round, in a master array (two, alternating, sized once). The part of the window
@@ -40,6 +43,7 @@ import {
   findCellCsv,
   loadCellList,
   PS1_DEFAULT_BAD_MASK,
+  projectionDirName,
   readProjectionInfo,
   type Ps1Band,
   type ProjectionInfo,
@@ -58,10 +62,9 @@ import {
 } from "./output.js";
 import { rectArea } from "./geometry.js";
 import { planRun, type PieceTask, type RowJob } from "./plan.js";
-import type { CombinedPiece, PreprocessThreadApi } from "./preprocess-thread.js";
-import type { ReaderThreadApi } from "./reader-thread.js";
 import type { SaverThreadApi } from "./saver-thread.js";
-import { extractRect, MasterArray } from "./window.js";
+import type { PieceOutcome, WorkerThreadApi } from "./worker-thread.js";
+import { MasterArray } from "./window.js";
 
 export interface SkycellRunOptions extends Partial<SkycellConfig> {
   /** Holds the cell lists, the input store (default name) and convolved_results/. */
@@ -84,8 +87,8 @@ export interface SkycellRunOptions extends Partial<SkycellConfig> {
 }
 
 export interface QueueDepths {
-  read: { queued: number; running: number };
-  combine: { queued: number; running: number };
+  /** Worker calls (pieces to read and combine, convolution strips, cells to encode). */
+  workers: { queued: number; running: number };
   /** Pieces read ahead and not yet placed, and the bytes they may hold. */
   ahead: number;
   aheadBytes: number;
@@ -131,8 +134,7 @@ export class SkycellPipelineError extends Error {
 }
 
 type PieceResult =
-  | ({ ok: true } & CombinedPiece & { header: Record<string, unknown> | undefined })
-  | { ok: false; stage: FailedCell["stage"]; message: string; missing: boolean };
+  PieceOutcome | { ok: false; stage: FailedCell["stage"]; message: string; missing: boolean };
 
 export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<SkycellRunReport> {
   const t0 = performance.now();
@@ -174,15 +176,10 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
   const plan = planRun(cells, infos, config, completedRows(earlier));
   const rowsTotal = plan.jobs.length + plan.skipped;
 
-  // A run with every row done already starts no reading or convolution threads.
-  const workers = plan.jobs.length ? config.workers : 0;
-  const readers = new WorkerPool<ReaderThreadApi>(
-    new URL("./reader-thread", import.meta.url),
-    workers,
-  );
-  const pre = new WorkerPool<PreprocessThreadApi>(
-    new URL("./preprocess-thread", import.meta.url),
-    workers,
+  // A run with every row done already starts no worker threads.
+  const pool = new WorkerPool<WorkerThreadApi>(
+    new URL("./worker-thread", import.meta.url),
+    plan.jobs.length ? config.workers : 0,
   );
   const saver = new WorkerPool<SaverThreadApi>(new URL("./saver-thread", import.meta.url), 1);
   const limit = (what: string) => ({ timeoutMs: config.queueTimeoutMs, what });
@@ -220,31 +217,23 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
   };
   const fetchPiece = async (p: PieceTask): Promise<PieceResult> => {
     const what = `${p.name} rows ${p.local.y0}-${p.local.y1} cols ${p.local.x0}-${p.local.x1}`;
-    let bundle;
     try {
-      bundle = await readers.run(
-        (r) => r.read(inputStore, p.projection, p.name, p.local, bands),
-        limit(`reading ${what}`),
+      return await pool.run<PieceOutcome>(
+        (w) =>
+          w.readCombined(
+            inputStore,
+            p.projection,
+            p.name,
+            p.local,
+            bands,
+            config.bandWeights,
+            config.badMaskBits,
+          ),
+        limit(`reading and combining ${what}`),
       );
     } catch (e) {
-      const err = e as Error;
-      return {
-        ok: false,
-        stage: "read",
-        message: err.message,
-        missing: err.name === "SkycellMissingError",
-      };
-    }
-    // The first weighted band's header stands for the cell (WCS, and that band's scaling).
-    const header = bundle.bands[bands[0]!]?.header as Record<string, unknown> | undefined;
-    try {
-      const combined = await pre.run(
-        (c) => c.combine(bundle, config.bandWeights, config.badMaskBits),
-        limit(`combining ${what}`),
-      );
-      return { ok: true, ...combined, header };
-    } catch (e) {
-      return { ok: false, stage: "combine", message: (e as Error).message, missing: false };
+      // The call itself failed: timed out (a hung read, most likely) or its thread died.
+      return { ok: false, stage: "read", message: (e as Error).message, missing: false };
     }
   };
 
@@ -262,6 +251,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
   let cellsWritten = 0;
   let megapixels = 0;
   let pendingRow: Promise<void> = Promise.resolve();
+  let encoding: Promise<unknown> = Promise.resolve();
   const progress = (phase: SkycellProgress["phase"], job: RowJob) => {
     const seconds = (performance.now() - t0) / 1000;
     opts.onProgress?.({
@@ -273,8 +263,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
       cellsWritten,
       failed: failedThisRun.length,
       queues: {
-        read: readers.depth,
-        combine: pre.depth,
+        workers: pool.depth,
         ahead: results.size,
         aheadBytes,
         save: saving,
@@ -285,7 +274,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
   };
 
   try {
-    await save("opening the output", (s) => s.open(dir, meta, config.outputChunkPx));
+    await save("opening the output", (s) => s.open(dir, meta));
     pump();
     for (let k = 0; k < plan.jobs.length && !stopped(); k++) {
       const job = plan.jobs[k]!;
@@ -332,10 +321,13 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
       if (stopped()) break;
 
       progress("convolve", job);
-      await convolveWindow(pre, buf, config, { num, den, data, weight });
+      // The previous row's cells are encoded out of `data` and `weight` before they are reused.
+      await encoding;
+      await convolveWindow(pool, buf, config, { num, den, data, weight });
 
       const written: string[] = [];
       const saves: Promise<void>[] = [];
+      const encodes: Promise<unknown>[] = [];
       const n = buf.width * buf.height;
       for (const cell of job.cells) {
         const failure = failedCells.get(cellKey(job.projection, job.row, cell.col));
@@ -346,9 +338,6 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
         }
         const rect = job.layout.cellRect(job.row, cell.col);
         const shape: [number, number] = [rect.y1 - rect.y0, rect.x1 - rect.x0];
-        const image = extractRect(data.subarray(0, n), buf.rect, rect);
-        const wt = extractRect(weight.subarray(0, n), buf.rect, rect);
-        const mask = extractRect(buf.mask, buf.rect, rect);
         const header = headers.get(cellKey(job.projection, job.row, cell.col));
         headers.delete(cellKey(job.projection, job.row, cell.col));
         const record = {
@@ -360,29 +349,44 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
           shape,
           ...(header ? { header } : {}),
         };
+        const encoded = pool
+          .run(
+            (w) =>
+              w.encodeCell({
+                base: `${projectionDirName(job.projection)}/${cell.name}`,
+                window: buf.rect,
+                rect,
+                data: data.subarray(0, n),
+                weight: weight.subarray(0, n),
+                mask: buf.mask,
+                chunkPx: config.outputChunkPx,
+              }),
+            { ...limit(`encoding ${cell.name}`), urgent: true },
+          )
+          .catch((e: Error) => {
+            throw new SkycellPipelineError(`encoding ${cell.name} failed: ${e.message}`);
+          });
+        encodes.push(encoded);
         saves.push(
-          save(`writing ${cell.name}`, (s) =>
-            s.saveCell(
-              Comlink.transfer(
-                {
-                  projection: job.projection,
-                  name: cell.name,
-                  shape,
-                  image,
-                  weight: wt,
-                  mask,
-                  record,
-                },
-                [image.buffer, wt.buffer, mask.buffer],
+          encoded
+            .then((arrays) =>
+              save(`writing ${cell.name}`, (s) =>
+                s.saveCell(
+                  Comlink.transfer(
+                    { name: cell.name, arrays, record },
+                    arrays.flatMap((a) => a.files.map((f) => f.bytes.buffer)),
+                  ),
+                ),
               ),
-            ),
-          ).then(() => {
-            cellsWritten++;
-            megapixels += (shape[0] * shape[1]) / 1e6;
-          }),
+            )
+            .then(() => {
+              cellsWritten++;
+              megapixels += (shape[0] * shape[1]) / 1e6;
+            }),
         );
         written.push(cell.name);
       }
+      encoding = Promise.allSettled(encodes);
       failedThisRun.push(...rowFailures);
       const record: RowRecord = {
         projection: job.projection,
@@ -406,7 +410,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
     await save("flushing", (s) => s.flush());
   } finally {
     // Reads still in flight are dropped with their threads.
-    await Promise.allSettled([readers.close(), pre.close(), saver.close()]);
+    await Promise.allSettled([pool.close(), saver.close()]);
   }
   return {
     outputDir: dir,
@@ -429,7 +433,7 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
  * the columns the cells cover (the padding's own results are never used).
  */
 async function convolveWindow(
-  pool: WorkerPool<PreprocessThreadApi>,
+  pool: WorkerPool<WorkerThreadApi>,
   buf: MasterArray,
   config: SkycellConfig,
   out: { num: Float32Array; den: Float32Array; data: Float32Array; weight: Float32Array },
@@ -445,16 +449,22 @@ async function convolveWindow(
   const image = buf.value;
   await Promise.all(
     bands(0, h, pool.size).map(([y0, y1]) =>
-      pool.run((c) => c.rowsPass(image, num, den, shape, gauss, y0, y1)),
+      pool.run((c) => c.rowsPass(image, num, den, shape, gauss, y0, y1), URGENT),
     ),
   );
   const pad = config.padPx;
   await Promise.all(
     bands(pad, w - pad, pool.size).map(([x0, x1]) =>
-      pool.run((c) => c.colsPass(num, den, data, weight, shape, gauss, x0, x1, config.minWeight)),
+      pool.run(
+        (c) => c.colsPass(num, den, data, weight, shape, gauss, x0, x1, config.minWeight),
+        URGENT,
+      ),
     ),
   );
 }
+
+/** The assembler waits on these calls: they go ahead of pieces read ahead. */
+const URGENT = { urgent: true } as const;
 
 /** [lo, hi) cut into `parts` near-equal bands (fewer when too short). */
 function bands(lo: number, hi: number, parts: number): [number, number][] {

@@ -1,32 +1,29 @@
-// Stage 4, the single saver: the only thread that writes the output. Calls are applied in
-// the order they arrive, so a row's completion record is written only after its cells.
+// Stage 4, the single saver: the only thread that writes the output (the workers compressed
+// it). Calls are applied in the order they arrive, so a row's completion record is written
+// only after its cells.
 import path from "node:path";
 import { parentPort } from "node:worker_threads";
 import * as Comlink from "comlink/dist/esm/comlink.mjs";
 import { nodeEndpoint } from "../store/worker/endpoint.js";
-import { projectionDirName } from "./dataset.js";
 import {
   OUTPUT_STORE_NAME,
+  removeStaleMetadataTemporaries,
   writeOutputMetadata,
   type CellRecord,
   type OutputMetadata,
   type RowRecord,
 } from "./output.js";
-import { createZarrArray, type ZarrTypedArray } from "./zarr.js";
+import { writeEncodedZarr, type EncodedZarrArray } from "./zarr-encode.js";
 
-export interface ConvolvedCell {
-  projection: number;
+/** A convolved cell as the workers encoded it: its arrays' files, and its record. */
+export interface EncodedCell {
   name: string;
-  shape: [number, number];
-  image: Float32Array;
-  weight: Float32Array;
-  mask: Uint16Array;
+  arrays: EncodedZarrArray[];
   record: CellRecord;
 }
 
 let dir = "";
 let meta: OutputMetadata | undefined;
-let chunkPx = 512;
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Run `fn` after everything submitted before it (its own failure is the caller's). */
@@ -36,42 +33,20 @@ function inOrder<T>(fn: () => Promise<T> | T): Promise<T> {
   return run;
 }
 
-async function writeArray(
-  root: string,
-  arrayPath: string,
-  data: ZarrTypedArray,
-  shape: [number, number],
-): Promise<void> {
-  const isFloat = data instanceof Float32Array;
-  const a = await createZarrArray(root, arrayPath, {
-    shape,
-    chunks: [Math.min(chunkPx, shape[0]), Math.min(chunkPx, shape[1])],
-    dtype: isFloat ? "float32" : "uint16",
-    compressor: "zlib",
-    level: 1,
-    fillValue: isFloat ? NaN : 0,
-    overwrite: true,
-  });
-  await a.write(data);
-}
-
 const api = {
-  open(outDir: string, metadata: OutputMetadata, outputChunkPx: number): Promise<void> {
+  open(outDir: string, metadata: OutputMetadata): Promise<void> {
     return inOrder(() => {
       dir = outDir;
       meta = metadata;
-      chunkPx = outputChunkPx;
+      removeStaleMetadataTemporaries(dir);
       writeOutputMetadata(dir, meta);
     });
   },
 
-  saveCell(cell: ConvolvedCell): Promise<void> {
+  saveCell(cell: EncodedCell): Promise<void> {
     return inOrder(async () => {
       const root = path.join(dir, OUTPUT_STORE_NAME);
-      const base = `${projectionDirName(cell.projection)}/${cell.name}`;
-      await writeArray(root, `${base}/image`, cell.image, cell.shape);
-      await writeArray(root, `${base}/weight`, cell.weight, cell.shape);
-      await writeArray(root, `${base}/mask`, cell.mask, cell.shape);
+      for (const a of cell.arrays) await writeEncodedZarr(root, a);
       meta!.cells[cell.name] = cell.record;
     });
   },

@@ -33,7 +33,7 @@ export type ZarrCompressor = "none" | "zlib" | "gzip";
 /** Half-open [start, stop) per dimension. */
 export type ZarrRegion = readonly (readonly [number, number])[];
 
-const DTYPES: Record<ZarrDtype, { v2: string; ctor: new (n: number) => ZarrTypedArray }> = {
+export const DTYPES: Record<ZarrDtype, { v2: string; ctor: new (n: number) => ZarrTypedArray }> = {
   float32: { v2: "<f4", ctor: Float32Array },
   float64: { v2: "<f8", ctor: Float64Array },
   uint8: { v2: "|u1", ctor: Uint8Array },
@@ -185,7 +185,7 @@ export interface ZarrArrayInfo {
 
 type ZArray = zarr.Array<zarr.DataType, DirectoryStore>;
 
-function normPath(p: string): AbsolutePath {
+export function normPath(p: string): AbsolutePath {
   const parts = p.split("/").filter((s) => s !== "" && s !== ".");
   if (parts.some((s) => s === "..")) throw new ZarrError(`bad array path ${JSON.stringify(p)}`);
   return `/${parts.join("/")}`;
@@ -197,7 +197,7 @@ function checkDims(what: string, v: readonly number[], min: number): void {
   }
 }
 
-function checkDtype(d: string): ZarrDtype {
+export function checkDtype(d: string): ZarrDtype {
   if (!(d in DTYPES)) throw new ZarrDtypeError(`unsupported dtype ${JSON.stringify(d)}`);
   return d as ZarrDtype;
 }
@@ -334,9 +334,8 @@ export class ZarrArray {
   async setAttributes(attrs: Record<string, unknown>): Promise<void> {
     const merged = { ...this.arr.attrs, ...attrs };
     const base = this.path === "/" ? "" : this.path;
-    const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2));
     if (this.format === 2) {
-      await this.store.set(`${base}/.zattrs` as AbsolutePath, enc(merged));
+      await this.store.set(`${base}/.zattrs` as AbsolutePath, jsonBytes(merged));
       this.arr = await zarr.open.v2(zarr.root(this.store).resolve(this.path), { kind: "array" });
     } else {
       const key = `${base}/zarr.json` as AbsolutePath;
@@ -345,7 +344,7 @@ export class ZarrArray {
         unknown
       >;
       meta["attributes"] = merged;
-      await this.store.set(key, enc(meta));
+      await this.store.set(key, jsonBytes(meta));
       this.arr = await zarr.open.v3(zarr.root(this.store).resolve(this.path), { kind: "array" });
     }
   }
@@ -399,48 +398,15 @@ export async function createZarrArray(
     }
   }
   if (opts.overwrite) await fs.promises.rm(dir, { recursive: true, force: true });
-  const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2));
-
-  // Parent groups so that zarr-python's open_group / zarrita's hierarchy see the array.
-  const parts = base.split("/").filter(Boolean);
-  for (let i = 0; i < parts.length; i++) {
-    const g = "/" + parts.slice(0, i).join("/");
-    const gb = g === "/" ? "" : g;
-    if (format === 2) {
-      if (!(await store.get(`${gb}/.zgroup` as AbsolutePath))) {
-        await store.set(`${gb}/.zgroup` as AbsolutePath, enc({ zarr_format: 2 }));
-      }
-    } else if (!(await store.get(`${gb}/zarr.json` as AbsolutePath))) {
-      await store.set(
-        `${gb}/zarr.json` as AbsolutePath,
-        enc({ zarr_format: 3, node_type: "group", attributes: {} }),
-      );
-    }
-  }
-
+  await ensureParentGroups(store, base, format);
   if (format === 2) {
-    const fv = Number.isNaN(fill)
-      ? "NaN"
-      : fill === Infinity
-        ? "Infinity"
-        : fill === -Infinity
-          ? "-Infinity"
-          : fill;
     await store.set(
       `${base}/.zarray` as AbsolutePath,
-      enc({
-        zarr_format: 2,
-        shape: [...opts.shape],
-        chunks: [...chunks],
-        dtype: DTYPES[dtype].v2,
-        compressor: compressor === "none" ? null : { id: compressor, level },
-        fill_value: fv,
-        order: "C",
-        filters: null,
-        dimension_separator: ".",
-      }),
+      jsonBytes(v2ArrayMetadata({ ...opts, dtype, chunks, compressor, level, fillValue: fill })),
     );
-    if (opts.attributes) await store.set(`${base}/.zattrs` as AbsolutePath, enc(opts.attributes));
+    if (opts.attributes) {
+      await store.set(`${base}/.zattrs` as AbsolutePath, jsonBytes(opts.attributes));
+    }
   } else {
     await zarr.create(zarr.root(store).resolve(p), {
       shape: [...opts.shape],
@@ -455,6 +421,66 @@ export async function createZarrArray(
     });
   }
   return ZarrArray.open(root, p);
+}
+
+/** JSON as the stores hold it (UTF-8, indented as zarr-python writes it). */
+export function jsonBytes(o: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(o, null, 2));
+}
+
+/** The `.zarray` document of a v2 array (options already checked). */
+export function v2ArrayMetadata(
+  o: Required<
+    Pick<CreateZarrArrayOptions, "shape" | "chunks" | "dtype" | "compressor" | "level">
+  > & {
+    fillValue: number;
+  },
+): Record<string, unknown> {
+  const fill = o.fillValue;
+  const fv = Number.isNaN(fill)
+    ? "NaN"
+    : fill === Infinity
+      ? "Infinity"
+      : fill === -Infinity
+        ? "-Infinity"
+        : fill;
+  return {
+    zarr_format: 2,
+    shape: [...o.shape],
+    chunks: [...o.chunks],
+    dtype: DTYPES[o.dtype].v2,
+    compressor: o.compressor === "none" ? null : { id: o.compressor, level: o.level },
+    fill_value: fv,
+    order: "C",
+    filters: null,
+    dimension_separator: ".",
+  };
+}
+
+/**
+ * The groups above an array (`base`: "/a/b" or "" for the root), created where missing, so
+ * that zarr-python's open_group and zarrita's hierarchy see the array.
+ */
+export async function ensureParentGroups(
+  store: DirectoryStore,
+  base: string,
+  format: 2 | 3,
+): Promise<void> {
+  const parts = base.split("/").filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const g = "/" + parts.slice(0, i).join("/");
+    const gb = g === "/" ? "" : g;
+    if (format === 2) {
+      if (!(await store.get(`${gb}/.zgroup` as AbsolutePath))) {
+        await store.set(`${gb}/.zgroup` as AbsolutePath, jsonBytes({ zarr_format: 2 }));
+      }
+    } else if (!(await store.get(`${gb}/zarr.json` as AbsolutePath))) {
+      await store.set(
+        `${gb}/zarr.json` as AbsolutePath,
+        jsonBytes({ zarr_format: 3, node_type: "group", attributes: {} }),
+      );
+    }
+  }
 }
 
 /** Read a whole array (or a region) in one call. */

@@ -16,7 +16,8 @@
  * largest sigma this padding holds), weighs the convolution more.
  *
  * Throughput: REPS rounds (STAGELAB_BENCH_REPS, default 3), each running stagelab with 1 and
- * 2 workers (reader threads and pre-processor threads, each; plus the saver thread and the
+ * 2 workers (worker threads, each reading and combining pieces, convolving strips and
+ * compressing output chunks; plus the saver thread and the
  * main thread as assembler) and the reference with `--processes 1` (everything in one
  * process, in sequence) and `--processes 2` (a pool of 2 reading and combining, a saver
  * thread), in an order rotated every round, each into a fresh output directory. MP/s =
@@ -25,8 +26,7 @@
  * neither counts process start nor imports). Medians. CPU = user + system seconds of the run
  * (stagelab: the whole process; reference: the process and its pool), so CPU / wall is the
  * number of cores the run kept busy: on a 2-core machine that, more than the worker count,
- * bounds the 1 -> 2 worker scaling. stagelab's CPU is split by thread (main, readers,
- * pre-processors, saver; "other": libuv's file-system pool and V8's helper threads). After
+ * bounds the 1 -> 2 worker scaling. stagelab's CPU is split by thread (main, workers, saver; "other": libuv's file-system pool and V8's helper threads). After
  * the first round a few cells of every output are compared with the reference's
  * (`--processes 1`): image within 1e-5 of the cell's largest |value|, same NaNs, weight within
  * 1e-6, mask equal; a mismatch fails the benchmark.
@@ -308,16 +308,16 @@ async function throughput(ds: Ps1Dataset, sigma: number): Promise<void> {
 
   console.log("\nwhere the time goes (medians; CPU s by thread, main thread's wall s by phase):");
   console.log(
-    "| run | CPU main | readers | pre-processors | saver | other | main: start | gather | convolve + wait saves | drain |",
+    "| run | CPU main | workers | saver | other | main: start | gather | convolve + wait saves | drain |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const side of ["s1", "s2"] as const) {
     const m = (f: (x: StagelabRun) => number) => {
       const v = median(s(side).map(f));
       return Number.isFinite(v) ? v.toFixed(2) : "n/a";
     };
     console.log(
-      `| stagelab, ${side[1]} worker(s) | ${m((x) => x.cpu.main!)} | ${m((x) => x.cpu.reader!)} | ${m((x) => x.cpu.preprocess!)} | ${m((x) => x.cpu.saver!)} | ${m((x) => x.cpu.other!)} | ${m((x) => x.phases.start)} | ${m((x) => x.phases.gather)} | ${m((x) => x.phases.convolve)} | ${m((x) => x.phases.drain)} |`,
+      `| stagelab, ${side[1]} worker(s) | ${m((x) => x.cpu.main!)} | ${m((x) => x.cpu.worker!)} | ${m((x) => x.cpu.saver!)} | ${m((x) => x.cpu.other!)} | ${m((x) => x.phases.start)} | ${m((x) => x.phases.gather)} | ${m((x) => x.phases.convolve)} | ${m((x) => x.phases.drain)} |`,
     );
   }
   const keys = ["read", "combine", "assemble", "convolve", "write", "wait"];

@@ -46,7 +46,7 @@ workerThreads.Worker = class TrackedWorker extends BaseWorker {
     const before = taskIds();
     super(file, options);
     const tids = [...taskIds()].filter((t) => !before.has(t));
-    const role = /(reader|preprocess|saver)-thread/.exec(String(file))?.[1] ?? "other";
+    const role = /(worker|saver)-thread/.exec(String(file))?.[1] ?? "other";
     const rec = { role, tids, cpu: NaN };
     threads.push(rec);
     const terminate = this.terminate.bind(this);

@@ -20,6 +20,7 @@ import {
   type ZarrDtype,
   type ZarrTypedArray,
 } from "../../src/skycell/index.js";
+import { encodeZarrV2, writeEncodedZarr } from "../../src/skycell/zarr-encode.js";
 
 const PYTHON = process.env["STAGELAB_SYSTEM_PYTHON"] || "/usr/bin/python3";
 const XCHECK = fileURLToPath(new URL("./helpers/zarr_xcheck.py", import.meta.url));
@@ -225,6 +226,55 @@ for (const comp of ["none", "gzip"] as const) {
     );
   });
 }
+
+test(
+  "v2 encoded in memory (workers compress, the saver writes): zarr-python reads it exactly, edge chunks and overwrites included",
+  { skip: noZarr },
+  async () => {
+    const root = fresh();
+    for (const [dtype, fill] of [
+      ["float32", NaN],
+      ["uint16", 0],
+    ] as const) {
+      const want = pattern(dtype, 37 * 50);
+      // An earlier, larger array at the same path: its extra chunks must not survive.
+      await writeEncodedZarr(
+        root,
+        encodeZarrV2(`1847/skycell.1847.003/${dtype}`, pattern(dtype, 64 * 64), [64, 64], {
+          chunks: [8, 8],
+          compressor: "zlib",
+          fillValue: fill,
+        }),
+      );
+      const enc = encodeZarrV2(`1847/skycell.1847.003/${dtype}`, want, [37, 50], {
+        chunks: [16, 20],
+        compressor: "zlib",
+        fillValue: fill,
+      });
+      assert.equal(enc.files.length, 1 + 3 * 3);
+      await writeEncodedZarr(root, enc);
+      const out = path.join(root, "got.bin");
+      const meta = JSON.parse(
+        await py(["read", root, `1847/skycell.1847.003/${dtype}`, out]),
+      ) as Record<string, unknown>;
+      assert.deepEqual(meta["shape"], [37, 50]);
+      assert.deepEqual(meta["chunks"], [16, 20]);
+      assert.deepEqual(meta["compressor"], { id: "zlib", level: 1 });
+      assert.ok(fs.readFileSync(out).equals(bytesOf(want)), `${dtype}: bytes differ`);
+      const files = fs.readdirSync(path.join(root, "1847/skycell.1847.003", dtype));
+      assert.equal(files.length, 1 + 3 * 3, files.join(" "));
+    }
+    assert.throws(
+      () =>
+        encodeZarrV2("a", new Float32Array(5), [2, 3], {
+          chunks: [2, 2],
+          compressor: "none",
+          fillValue: 0,
+        }),
+      ZarrShapeError,
+    );
+  },
+);
 
 test("v3 uint8/int16 round trip, and v2 setAttributes", async () => {
   for (const dtype of ["uint8", "int16"] as const) {
