@@ -933,10 +933,7 @@ export function combineBands(
     return wt !== 0;
   });
   if (used.length === 0) throw new SkycellError("combineBands: every band weight is 0");
-  const sum = new Float64Array(n);
-  const mask = new Uint16Array(n);
-  const valid = new Uint8Array(n).fill(1);
-  for (const [band, wt] of used) {
+  const bands = used.map(([band, wt]) => {
     const px = bundle.bands[band];
     if (px === undefined) {
       throw new SkycellError(`combineBands: band ${band} has weight ${wt} but was not read`);
@@ -944,17 +941,27 @@ export function combineBands(
     if (px.image.length !== n || px.mask.length !== n) {
       throw new SkycellError(`combineBands: band ${band} does not have ${n} pixels`);
     }
-    const { BOFFSET: b, BSOFTEN: soft } = checkedAsinh(px.header);
-    const image = px.image;
-    for (let i = 0; i < n; i++) {
-      const v = linearize(image[i]!, b, soft);
-      const m = px.mask[i]!;
-      mask[i]! |= m;
-      if (v !== v || (m & badMaskBits) !== 0) valid[i] = 0;
-      sum[i]! += wt * v;
-    }
-  }
+    const { BOFFSET, BSOFTEN } = checkedAsinh(px.header);
+    return { image: px.image, mask: px.mask, wt, BOFFSET, BSOFTEN };
+  });
   const flux = new Float32Array(n);
-  for (let i = 0; i < n; i++) flux[i] = valid[i] ? sum[i]! : NaN;
+  const mask = new Uint16Array(n);
+  const valid = new Uint8Array(n);
+  // One sweep over the pixels, the bands inside: no float64 sum image to write and re-read.
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    let bits = 0;
+    let ok = 1;
+    for (const band of bands) {
+      const v = linearize(band.image[i]!, band.BOFFSET, band.BSOFTEN);
+      const m = band.mask[i]!;
+      bits |= m;
+      if (v !== v || (m & badMaskBits) !== 0) ok = 0;
+      sum += band.wt * v;
+    }
+    mask[i] = bits;
+    valid[i] = ok;
+    flux[i] = ok ? sum : NaN;
+  }
   return { flux, mask, valid };
 }

@@ -14,6 +14,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import * as zarr from "zarrita";
 import type { AbsolutePath, RangeQuery } from "zarrita";
+import { directV2Reader, type DirectRegionReader } from "./zarr-direct.js";
 
 export type ZarrDtype =
   "float32" | "float64" | "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32";
@@ -216,6 +217,9 @@ export class ZarrArray {
     readonly format: 2 | 3,
   ) {}
 
+  /** Set for plain 2-D v2 arrays, read without zarrita (zarr-direct.ts). */
+  private direct: DirectRegionReader | undefined;
+
   /** @internal */
   static async open(root: string, arrayPath: string, dtype?: ZarrDtype): Promise<ZarrArray> {
     registerCodecs();
@@ -224,16 +228,25 @@ export class ZarrArray {
     const loc = zarr.root(store).resolve(p);
     let arr: ZArray;
     let format: 2 | 3;
+    let v2meta: Uint8Array | undefined;
     if (await store.get(`${p === "/" ? "" : p}/zarr.json` as AbsolutePath)) {
       format = 3;
       arr = await ZarrArray.#wrap(() => zarr.open.v3(loc, { kind: "array" }), root, p);
-    } else if (await store.get(`${p === "/" ? "" : p}/.zarray` as AbsolutePath)) {
+    } else if ((v2meta = await store.get(`${p === "/" ? "" : p}/.zarray` as AbsolutePath))) {
       format = 2;
       arr = await ZarrArray.#wrap(() => zarr.open.v2(loc, { kind: "array" }), root, p);
     } else {
       throw new ZarrNotFoundError(`no Zarr array at ${p} in ${root}`);
     }
     const a = new ZarrArray(store, p, arr, format);
+    if (v2meta) {
+      const fv = arr.fillValue;
+      a.direct = directV2Reader(
+        JSON.parse(new TextDecoder().decode(v2meta)) as Record<string, unknown>,
+        path.join(root, ...p.split("/").filter(Boolean)),
+        typeof fv === "number" ? fv : 0,
+      );
+    }
     checkDtype(arr.dtype);
     if (dtype !== undefined && arr.dtype !== dtype) {
       throw new ZarrDtypeError(`${p} in ${root} is ${arr.dtype}, expected ${dtype}`);
@@ -302,6 +315,10 @@ export class ZarrArray {
     const { sel, shape } = this.#region(region);
     if (shape.some((n) => n === 0)) {
       return { data: new DTYPES[this.dtype].ctor(0), shape };
+    }
+    if (this.direct) {
+      const r = region ?? this.shape.map((n) => [0, n] as const);
+      return { data: await this.direct(r[0]![0], r[0]![1], r[1]![0], r[1]![1]), shape };
     }
     const chunk = await zarr.get(this.arr, sel);
     return { data: chunk.data as ZarrTypedArray, shape: chunk.shape };
