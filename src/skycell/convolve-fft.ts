@@ -10,12 +10,18 @@
 import { fftPlan } from "../array/fft.js";
 
 // Cost model, ns on one core (fitted on the project's benchmark machine; only ratios matter).
+/** Direct taps (convolve-direct.ts), per output: extension, copies and the block's upkeep. */
+const DIRECT_OUTPUT_NS = 2;
 /** Direct taps, per output and symmetric tap pair. */
-const DIRECT_TAP_NS = 2.5;
+const DIRECT_TAP_NS = 0.95;
+/** Runs of equal values (convolve-direct.ts runsTaps), per output: finding runs, writing. */
+const RUN_OUTPUT_NS = 3;
+/** Runs, per run and output in its reach. */
+const RUN_STEP_NS = 5;
 /** Forward + inverse transform, per point and butterfly pass of each radix (src/array/fft.ts). */
 const PASS_NS: Readonly<Record<number, number>> = { 2: 10, 3: 8.5, 4: 7.3, 5: 12, 8: 6 };
 /** Extension, gather, spectrum multiply and scatter, per point of an FFT line. */
-const PER_POINT_NS = 8;
+const PER_POINT_NS = 20;
 
 /** Estimated ns per point of a forward + inverse transform of length m = 2^k 3^b 5^c. */
 function transformNs(m: number): number {
@@ -32,7 +38,16 @@ function transformNs(m: number): number {
 
 /** Estimated ns to filter one line of n outputs with direct taps of radius r. */
 export function directLineNs(n: number, r: number): number {
-  return DIRECT_TAP_NS * n * (r + 1);
+  return n * (DIRECT_OUTPUT_NS + DIRECT_TAP_NS * (r + 1));
+}
+
+/**
+ * Most runs of equal values for which filtering a line of n outputs by its runs
+ * (convolve-direct.ts runsTaps: each output a step, each run about one step per output in its
+ * reach, length + 2r) costs less than lineNs, the line's cost by other means.
+ */
+export function maxRuns(n: number, r: number, lineNs: number): number {
+  return Math.floor((lineNs - RUN_OUTPUT_NS * n) / (RUN_STEP_NS * (2 * r + 1)));
 }
 
 /** Estimated ns to filter one line by FFT at length m (two lines share each transform). */

@@ -16,28 +16,51 @@
 // Two passes, each over a range so that worker threads can share one image (e.g. views over
 // SharedArrayBuffers) without copies: the axis-1 pass over a band of rows, then, once every
 // row is done, the axis-0 pass over a band of columns. The whole-image functions are these
-// passes over the full ranges. Each axis is filtered either with direct taps (O(r) per pixel)
-// or, for large radii, by FFT line convolution (O(log n) per pixel, convolve-fft.ts), chosen
-// per axis by a cost model (GaussianOptions.method forces either).
+// passes over the full ranges. Each axis is filtered either with direct taps (O(r) per pixel,
+// register-blocked, convolve-direct.ts; the columns pass in tiles of rows x columns) or, for
+// large radii, by FFT line convolution (O(log n) per pixel, two real lines per complex
+// transform, convolve-fft.ts), chosen per axis by a cost model (GaussianOptions.method forces
+// either). The normalised filter's weight sums G*w take neither where they need not: w is
+// binary, so a row's weights are sums of tap runs over its runs of valid pixels, and the
+// columns pass finds the rows pass's weight rows (equal for rows with the same valid pixels in
+// reach) piecewise constant along each column; they fall back to taps or FFT where the runs
+// are too many.
 //
 // Precision: every sum is accumulated in float64 (the whole-image functions keep the
 // intermediate in float64 too); only the final result is rounded to float32. (scipy rounds to
 // the output dtype after each axis, so differences are at the float32 rounding level, ~1e-7
-// relative.) The FFT path's rounding errors are ~1e-15 of the largest |value| among the lines
-// sharing a transform part (one row; a tile of up to 15 columns) rather than of each output's
-// own terms. Non-finite values give what direct taps give (NaN or ±Inf over the kernel
-// footprint only, as in scipy), on either path.
+// relative.) The FFT path's rounding errors are ~1e-15 of the largest |value| of each line (in
+// the columns pass, of a tile of up to 15 columns) rather than of each output's own terms.
+// Weight sums by runs are exact to ~1e-16 (relative for sums of tap tails), and exactly 0
+// where no valid pixel is in reach (as with direct taps). Non-finite values give what direct
+// taps give (NaN or ±Inf over the kernel footprint only, as in scipy), on every path.
 //
-// Cost (Node 20, one core): 2000x2000 at sigma 60 (481 taps) by FFT ~0.36 s plain, ~0.73 s
-// normalised (direct taps: ~4.5 s and ~9 s); tests/bench/skycell-convolve.bench.ts compares with
-// scipy. Scratch memory per pass call is a few lines or one tile (see each pass), never
-// image-sized.
+// Cost (Node 20, one core, the project's 2-core benchmark machine, which other work shares):
+// a 696x2496 row window at sigma 6 (49 taps, direct taps) ~0.09 s plain, ~0.13-0.14 s
+// normalised (scipy ~0.06 s and ~0.135 s); at sigma 12 (97 taps; rows by FFT, columns by
+// taps) ~0.14 s and ~0.2 s (scipy ~0.13 s and ~0.28 s); 2000x2000 at sigma 60 (481 taps,
+// FFT) ~0.6 s plain, ~0.85 s normalised (scipy ~2 s and ~4.4 s);
+// tests/bench/skycell-convolve.bench.ts compares with scipy. Scratch memory per pass call is
+// a few lines or tiles (see each pass), never image-sized.
+import {
+  directTaps,
+  findRowRuns,
+  findRuns,
+  newRuns,
+  rowRunsTaps,
+  runsTaps,
+  smoothLine,
+  tapSums,
+  zeroColumn,
+  type Runs,
+} from "./convolve-direct.js";
 import {
   convolveLanesFft,
   directLineNs,
   fftLength,
   fftLineNs,
   kernelSpectrum,
+  maxRuns,
   takeNonFinite,
 } from "./convolve-fft.js";
 
@@ -290,33 +313,63 @@ function extensionIndex(n: number, r: number, mode: BoundaryMode): Int32Array {
   return idx;
 }
 
-/**
- * ext[e] = the extended row starting at src[off]; returns the largest |value| (not finite if
- * any value is not: Math.max propagates NaN).
- */
+/** ext = the row of n values starting at src[off], extended as idx says (cval outside). */
 function extendRow(
   src: FloatArray,
   off: number,
+  n: number,
   idx: Int32Array,
   cval: number,
   ext: Float64Array,
-): number {
-  let peak = 0;
-  for (let e = 0; e < idx.length; e++) {
-    const j = idx[e]!;
-    const v = j < 0 ? cval : src[off + j]!;
-    ext[e] = v;
-    peak = Math.max(peak, Math.abs(v));
+): void {
+  const r = (idx.length - n) >> 1;
+  ext.set(src.subarray(off, off + n), r);
+  for (let e = 0; e < r; e++) {
+    const a = idx[e]!;
+    const b = idx[r + n + e]!;
+    ext[e] = a < 0 ? cval : src[off + a]!;
+    ext[r + n + e] = b < 0 ? cval : src[off + b]!;
   }
+}
+
+/** The largest |value| of line[0 .. len) (not finite if any value is not). */
+function peakOf(line: Float64Array, len: number): number {
+  let peak = 0;
+  for (let e = 0; e < len; e++) peak = Math.max(peak, Math.abs(line[e]!));
   return peak;
 }
 
 /**
- * Gathers n columns of src from x into the first n of `lanes` interleaved extended lines of
- * tile (the other lanes zero), zero-padded to the tile's end; returns the largest |value| (not
- * finite if any value is not).
+ * Gathers n columns of src from x, extended rows e0 .. e1 - 1 of the index, into tile rows
+ * 0 .. e1 - e0 - 1 of the given stride: tile[(e - e0) * stride + c].
  */
 function gatherColumns(
+  src: FloatArray,
+  w: number,
+  x: number,
+  n: number,
+  stride: number,
+  idx: Int32Array,
+  e0: number,
+  e1: number,
+  cval: number,
+  tile: Float64Array,
+): void {
+  for (let e = e0, o = 0; e < e1; e++, o += stride) {
+    const off = idx[e]! * w + x;
+    if (idx[e]! < 0) tile.fill(cval, o, o + n);
+    // set's view costs more than a few copies
+    else if (n < 16) for (let c = 0; c < n; c++) tile[o + c] = src[off + c]!;
+    else tile.set(src.subarray(off, off + n), o);
+  }
+}
+
+/**
+ * An FFT tile: n columns from x into the first n of `lanes` interleaved extended lines, the
+ * other lanes and the padding to the tile's end zero; returns the largest |value| (not finite
+ * if any value is not).
+ */
+function gatherFftTile(
   src: FloatArray,
   w: number,
   x: number,
@@ -326,23 +379,9 @@ function gatherColumns(
   cval: number,
   tile: Float64Array,
 ): number {
-  let peak = n > 0 && idx.includes(-1) ? Math.abs(cval) : 0;
-  for (let e = 0, o = 0; e < idx.length; e++, o += lanes) {
-    const j = idx[e]!;
-    if (j < 0) {
-      tile.fill(cval, o, o + n);
-    } else {
-      const off = j * w + x;
-      for (let c = 0; c < n; c++) {
-        const v = src[off + c]!;
-        tile[o + c] = v;
-        peak = Math.max(peak, Math.abs(v));
-      }
-    }
-    if (n < lanes) tile.fill(0, o + n, o + lanes);
-  }
-  tile.fill(0, idx.length * lanes);
-  return peak;
+  tile.fill(0, n < lanes ? 0 : idx.length * lanes);
+  if (n > 0) gatherColumns(src, w, x, n, lanes, idx, 0, idx.length, cval, tile);
+  return peakOf(tile, idx.length * lanes);
 }
 
 /** How a transform part was readied: its scale and its lanes' non-finite outputs. */
@@ -407,21 +446,66 @@ function copyScaled(
   for (let x = 0; x < n; x++) dst[off + x] = scale * src[from + x]!;
 }
 
-/** dst[off + x] = sum_t taps[t] ext[x + t] for x < n (direct taps, symmetric pairs). */
-function directLine(
-  ext: Float64Array,
-  taps: Float64Array,
-  dst: FloatArray,
-  off: number,
-  n: number,
-): void {
-  const r = (taps.length - 1) >> 1;
-  const last = taps.length - 1;
-  const kc = taps[r]!;
-  for (let x = 0; x < n; x++) {
-    let acc = kc * ext[x + r]!;
-    for (let t = 0; t < r; t++) acc += taps[t]! * (ext[x + t]! + ext[x + last - t]!);
-    dst[off + x] = acc;
+/** Where a line filtered by FftLinePairs goes: n values from dst[off]. */
+interface LineTarget {
+  dst: FloatArray;
+  off: number;
+}
+
+/**
+ * Filters extended lines by FFT two at a time, one in the real and one in the imaginary part of
+ * a complex transform: a line is written into slot(), then commit()ed with its destination;
+ * every second commit, and flush(), runs the transform. Scratch: two float64 lines of the FFT
+ * length.
+ */
+class FftLinePairs {
+  private readonly re: Float64Array;
+  private readonly im: Float64Array;
+  private pending: LineTarget | undefined;
+
+  constructor(
+    private readonly axis: AxisFilter,
+    /** Extended line length (n + 2 radius). */
+    private readonly len: number,
+    private readonly n: number,
+  ) {
+    this.re = new Float64Array(axis.fftLength);
+    this.im = new Float64Array(axis.fftLength);
+  }
+
+  /** The buffer to write the next line's len extended values into. */
+  slot(): Float64Array {
+    return this.pending === undefined ? this.re : this.im;
+  }
+
+  commit(dst: FloatArray, off: number): void {
+    if (this.pending === undefined) {
+      this.pending = { dst, off };
+      return;
+    }
+    this.transform(this.pending, { dst, off });
+    this.pending = undefined;
+  }
+
+  flush(): void {
+    if (this.pending === undefined) return;
+    this.im.fill(0, 0, this.len);
+    this.transform(this.pending, undefined);
+    this.pending = undefined;
+  }
+
+  private transform(a: LineTarget, b: LineTarget | undefined): void {
+    const { re, im, len, n } = this;
+    const { taps, radius: r, spectrum } = this.axis;
+    const pa = prepare(re, 1, 1, len, peakOf(re, len), taps);
+    const pb = prepare(im, 1, 1, len, peakOf(im, len), taps);
+    re.fill(0, len);
+    im.fill(0, len);
+    convolveLanesFft(re, im, 1, spectrum);
+    restore(re, 1, r, pa);
+    restore(im, 1, r, pb);
+    copyScaled(re, r, pa.scale, a.dst, a.off, n);
+    if (b !== undefined) copyScaled(im, r, pb.scale, b.dst, b.off, n);
   }
 }
 
@@ -443,33 +527,23 @@ export function convolveRowsPass(
   checkRange(y0, y1, plan.height, "row");
   checkDisjoint([src, dst], 1);
   const { width: w, mode, cval } = plan;
-  const { taps, radius: r, spectrum } = plan.x;
+  const { taps, radius: r } = plan.x;
   const idx = extensionIndex(w, r, mode);
   const len = idx.length;
-  const m = Math.max(plan.x.fftLength, len);
-  const re = new Float64Array(m);
-  const im = new Float64Array(m);
   if (plan.x.method === "direct") {
+    const ext = new Float64Array(len);
     for (let y = y0; y < y1; y++) {
-      extendRow(src, y * w, idx, cval, re);
-      directLine(re, taps, dst, y * w, w);
+      extendRow(src, y * w, w, idx, cval, ext);
+      directTaps(ext, 0, 1, taps, dst, y * w, 1, w);
     }
     return;
   }
-  // Rows y and y + 1 share one complex transform (re, im).
-  for (let y = y0; y < y1; y += 2) {
-    const pair = y + 1 < y1;
-    const a = prepare(re, 1, 1, len, extendRow(src, y * w, idx, cval, re), taps);
-    if (!pair) im.fill(0, 0, len);
-    const b = prepare(im, 1, 1, len, pair ? extendRow(src, (y + 1) * w, idx, cval, im) : 0, taps);
-    re.fill(0, len);
-    im.fill(0, len);
-    convolveLanesFft(re, im, 1, spectrum);
-    restore(re, 1, r, a);
-    restore(im, 1, r, b);
-    copyScaled(re, r, a.scale, dst, y * w, w);
-    if (pair) copyScaled(im, r, b.scale, dst, (y + 1) * w, w);
+  const pairs = new FftLinePairs(plan.x, len, w);
+  for (let y = y0; y < y1; y++) {
+    extendRow(src, y * w, w, idx, cval, pairs.slot());
+    pairs.commit(dst, y * w);
   }
+  pairs.flush();
 }
 
 /**
@@ -494,35 +568,60 @@ export function normalizedRowsPass(
   checkDisjoint([image, mask, num, den], 2);
   checkNormalizable(plan);
   const { width: w, mode } = plan;
-  const { taps, radius: r, spectrum } = plan.x;
+  const { taps, radius: r } = plan.x;
   const idx = extensionIndex(w, r, mode);
   const len = idx.length;
-  const m = Math.max(plan.x.fftLength, len);
-  const re = new Float64Array(m); // w·x
-  const im = new Float64Array(m); // w
+  const xw = new Float64Array(len);
+  const wt = new Float64Array(len);
+  const sums = tapSums(taps);
+  const runs = newRuns(len);
+  if (plan.x.method === "direct") {
+    for (let y = y0; y < y1; y++) {
+      const off = y * w;
+      extendWeighted(image, mask, off, w, idx, xw, wt);
+      // a row without valid pixels is all zero: skip its taps
+      if (smoothLine(wt, 0, 1, taps, sums, runs, den, off, 1, w)) num.fill(0, off, off + w);
+      else directTaps(xw, 0, 1, taps, num, off, 1, w);
+    }
+    return;
+  }
+  // w·x by FFT, two rows per transform; w by its runs where they pay, else by FFT too
+  const pairs = new FftLinePairs(plan.x, len, w);
+  const most = maxRuns(w, r, fftLineNs(plan.x.fftLength));
   for (let y = y0; y < y1; y++) {
     const off = y * w;
-    let peak = 0;
-    for (let e = 0; e < len; e++) {
-      const j = idx[e]!;
-      const v = j < 0 ? NaN : image[off + j]!;
-      const ok = v === v && (mask === undefined || mask[off + j] === 0);
-      re[e] = ok ? v : 0;
-      im[e] = ok ? 1 : 0;
-      peak = Math.max(peak, Math.abs(re[e]!));
+    extendWeighted(image, mask, off, w, idx, pairs.slot(), wt);
+    pairs.commit(num, off);
+    if (findRuns(wt, 0, 1, len, most, runs)) {
+      runsTaps(runs, sums, den, off, 1, w);
+    } else {
+      pairs.slot().set(wt);
+      pairs.commit(den, off);
     }
-    if (plan.x.method === "direct") {
-      directLine(re, taps, num, off, w);
-      directLine(im, taps, den, off, w);
-      continue;
-    }
-    const p = prepare(re, 1, 1, len, peak, taps);
-    re.fill(0, len);
-    im.fill(0, len);
-    convolveLanesFft(re, im, 1, spectrum);
-    restore(re, 1, r, p);
-    copyScaled(re, r, p.scale, num, off, w);
-    den.set(im.subarray(r, r + w), off);
+  }
+  pairs.flush();
+}
+
+/**
+ * xw[e] = w·x and wt[e] = w (0 or 1) along the extended row of n values of image starting at
+ * off (outside the image, for mode "constant", w = 0).
+ */
+function extendWeighted(
+  image: FloatArray,
+  mask: Uint8Array | undefined,
+  off: number,
+  n: number,
+  idx: Int32Array,
+  xw: Float64Array,
+  wt: Float64Array,
+): void {
+  extendRow(image, off, n, idx, NaN, xw);
+  for (let e = 0; e < idx.length; e++) {
+    const v = xw[e]!;
+    // NaN outside the image for mode "constant": no mask lookup there
+    const ok = v === v && (mask === undefined || mask[off + idx[e]!] === 0);
+    xw[e] = ok ? v : 0;
+    wt[e] = ok ? 1 : 0;
   }
 }
 
@@ -532,46 +631,37 @@ function checkNormalizable(plan: GaussianPlan): void {
   }
 }
 
+/** Output rows per block of the direct columns pass. */
+const BLOCK_ROWS = 128;
+
 /**
- * acc[i] = column x0 + i of src filtered along y at row y (direct taps), for i < acc.length:
- * whole shifted row segments are added, so memory is read contiguously.
+ * Columns per tile of the direct columns pass, also the tile's stride: a block's tiles
+ * ((64 + 2r) rows by 127 float64) stay in the L2 cache while their columns are filtered; an odd
+ * stride keeps a column's samples off the same L1 sets.
  */
-function directColumnsAt(
-  src: FloatArray,
-  plan: GaussianPlan,
+const TILE_COLUMNS = 127;
+
+/**
+ * Calls fn for each tile of the direct columns pass over columns [x0, x1): cols columns from
+ * xa, output rows [yb, yb + rows) of a height-h image.
+ */
+function forEachColumnTile(
+  h: number,
   x0: number,
-  y: number,
-  cval: number,
-  acc: Float64Array,
+  x1: number,
+  fn: (xa: number, cols: number, yb: number, rows: number) => void,
 ): void {
-  const { height: h, width: w, mode } = plan;
-  const k = plan.y.taps;
-  const r = plan.y.radius;
-  const nx = acc.length;
-  acc.fill(0);
-  let cw = 0;
-  // symmetric taps: add the rows at y - d and y + d together, then scale once
-  for (let d = r; d >= 0; d--) {
-    const kt = k[r + d]!;
-    const a = boundaryIndex(y - d, h, mode);
-    const b = d === 0 ? -2 : boundaryIndex(y + d, h, mode);
-    if (a >= 0 && b >= 0) {
-      const oa = a * w + x0;
-      const ob = b * w + x0;
-      for (let x = 0; x < nx; x++) acc[x] = acc[x]! + kt * (src[oa + x]! + src[ob + x]!);
-    } else {
-      if (a < 0) cw += kt;
-      if (b === -1) cw += kt;
-      const j = a >= 0 ? a : b;
-      if (j < 0) continue;
-      const off = j * w + x0;
-      for (let x = 0; x < nx; x++) acc[x] = acc[x]! + kt * src[off + x]!;
-    }
-  }
-  if (cw !== 0 && cval !== 0) {
-    const c = cw * cval;
-    for (let x = 0; x < nx; x++) acc[x] = acc[x]! + c;
-  }
+  for (let xa = x0; xa < x1; xa += TILE_COLUMNS)
+    for (let yb = 0; yb < h; yb += BLOCK_ROWS)
+      fn(xa, Math.min(TILE_COLUMNS, x1 - xa), yb, Math.min(BLOCK_ROWS, h - yb));
+}
+
+/**
+ * A tile buffer for the direct columns pass (its extended rows: the block's plus r on each
+ * side).
+ */
+function columnTile(radius: number): Float64Array {
+  return new Float64Array((BLOCK_ROWS + 2 * radius) * TILE_COLUMNS);
 }
 
 /**
@@ -591,8 +681,9 @@ function tileLanes(m: number): number {
 /**
  * Axis-0 pass over columns [x0, x1): each column of src filtered along y into the same column
  * of dst (all rows of src must be final). dst must not overlap src. Scratch per call: direct,
- * one float64 row of the band width; FFT, two tiles of about 8192 float64 (tiles of columns
- * gathered into interleaved lines of the FFT length) and an int32 index line.
+ * a tile of (128 + 2 radius) x 127 float64 and an output tile; FFT, two tiles of about 8192
+ * float64 (tiles of columns gathered into interleaved lines of the FFT length); an int32
+ * index line.
  */
 export function convolveColsPass(
   src: FloatArray,
@@ -606,17 +697,20 @@ export function convolveColsPass(
   checkRange(x0, x1, plan.width, "column");
   checkDisjoint([src, dst], 1);
   const { height: h, width: w, mode, cval } = plan;
-  if (plan.y.method === "direct") {
-    const acc = new Float64Array(x1 - x0);
-    for (let y = 0; y < h; y++) {
-      directColumnsAt(src, plan, x0, y, cval, acc);
-      dst.set(acc, y * w + x0);
-    }
-    return;
-  }
   const { taps, radius: r, fftLength: m, spectrum } = plan.y;
   const idx = extensionIndex(h, r, mode);
   const len = idx.length;
+  if (plan.y.method === "direct") {
+    const tile = columnTile(r);
+    const out = new Float64Array(BLOCK_ROWS * TILE_COLUMNS);
+    const s = TILE_COLUMNS;
+    forEachColumnTile(h, x0, x1, (xa, cols, yb, rows) => {
+      gatherColumns(src, w, xa, cols, s, idx, yb, yb + rows + 2 * r, cval, tile);
+      for (let c = 0; c < cols; c++) directTaps(tile, c, s, taps, out, c, s, rows);
+      for (let y = 0; y < rows; y++) copyScaled(out, y * s, 1, dst, (yb + y) * w + xa, cols);
+    });
+    return;
+  }
   const lanes = tileLanes(m);
   const re = new Float64Array(m * lanes);
   const im = new Float64Array(m * lanes);
@@ -624,8 +718,8 @@ export function convolveColsPass(
   for (let xa = x0; xa < x1; xa += 2 * lanes) {
     const a = Math.min(lanes, x1 - xa);
     const b = Math.min(lanes, x1 - xa - a);
-    const pa = prepare(re, a, a, len, gatherColumns(src, w, xa, a, a, idx, cval, re), taps);
-    const pb = prepare(im, a, b, len, gatherColumns(src, w, xa + a, b, a, idx, cval, im), taps);
+    const pa = prepare(re, a, a, len, gatherFftTile(src, w, xa, a, a, idx, cval, re), taps);
+    const pb = prepare(im, a, b, len, gatherFftTile(src, w, xa + a, b, a, idx, cval, im), taps);
     convolveLanesFft(re, im, a, spectrum);
     restore(re, a, r, pa);
     restore(im, a, r, pb);
@@ -637,14 +731,15 @@ export function convolveColsPass(
 }
 
 /**
- * data[off + c] = scale * n[o + c] / d[o + c], NaN where d <= minWeight, and weight[off + c] =
- * d[o + c], for c < count.
+ * data[off + c] = scale * n[no + c] / d[dOff + c], NaN where d <= minWeight, and
+ * weight[off + c] = d[dOff + c], for c < count.
  */
 function divide(
   n: Float64Array,
-  d: Float64Array,
-  o: number,
+  no: number,
   scale: number,
+  d: Float64Array,
+  dOff: number,
   data: FloatArray,
   weight: FloatArray | undefined,
   off: number,
@@ -652,9 +747,9 @@ function divide(
   minWeight: number,
 ): void {
   for (let c = 0; c < count; c++) {
-    const ws = d[o + c]!;
+    const ws = d[dOff + c]!;
     if (weight !== undefined) weight[off + c] = ws;
-    data[off + c] = ws > minWeight ? (scale * n[o + c]!) / ws : NaN;
+    data[off + c] = ws > minWeight ? (scale * n[no + c]!) / ws : NaN;
   }
 }
 
@@ -662,8 +757,8 @@ function divide(
  * Axis-0 pass of the normalised filter over columns [x0, x1), fused with the division (no third
  * sweep over the image): data = G*(w·x) / G*(w) (NaN where G*(w) <= minWeight) and, unless
  * undefined, weight = G*(w), from the rows pass's num and den (all rows final). Outputs must
- * not overlap the inputs or each other. Scratch per call: direct, two float64 rows of the band
- * width; FFT, two tiles as convolveColsPass.
+ * not overlap the inputs or each other. Scratch per call: direct, two input and two output
+ * tiles as convolveColsPass; FFT, three tiles of about 8192 float64.
  */
 export function normalizedColsPass(
   num: FloatArray,
@@ -687,31 +782,170 @@ export function normalizedColsPass(
   checkDisjoint([num, den, data, weight], 2);
   checkNormalizable(plan);
   if (Number.isNaN(minWeight)) throw new ConvolveError("minWeight must be a number");
-  const { height: h, width: w, mode } = plan;
+  const idx = extensionIndex(plan.height, plan.y.radius, plan.mode);
   if (plan.y.method === "direct") {
-    const accN = new Float64Array(x1 - x0);
-    const accD = new Float64Array(x1 - x0);
-    for (let y = 0; y < h; y++) {
-      directColumnsAt(num, plan, x0, y, 0, accN);
-      directColumnsAt(den, plan, x0, y, 0, accD);
-      divide(accN, accD, 0, 1, data, weight, y * w + x0, x1 - x0, minWeight);
-    }
+    directNormalizedCols(num, den, data, weight, plan, idx, x0, x1, minWeight);
     return;
   }
-  const { taps, radius: r, fftLength: m, spectrum } = plan.y;
-  const idx = extensionIndex(h, r, mode);
-  const len = idx.length;
-  const lanes = tileLanes(m);
-  const re = new Float64Array(m * lanes); // num columns
-  const im = new Float64Array(m * lanes); // den columns
-  for (let xa = x0; xa < x1; xa += lanes) {
-    const a = Math.min(lanes, x1 - xa);
-    const p = prepare(re, a, a, len, gatherColumns(num, w, xa, a, a, idx, 0, re), taps);
-    gatherColumns(den, w, xa, a, a, idx, 0, im);
+  new FftNormalizedCols(num, den, data, weight, plan, idx, minWeight).run(x0, x1);
+}
+
+/**
+ * normalizedColsPass by direct taps, tile by tile: the weight columns (piecewise constant where
+ * the rows pass found them so: rows with the same valid pixels in reach have equal weights) by
+ * runs where they pay, see smoothLine.
+ */
+function directNormalizedCols(
+  num: FloatArray,
+  den: FloatArray,
+  data: FloatArray,
+  weight: FloatArray | undefined,
+  plan: GaussianPlan,
+  idx: Int32Array,
+  x0: number,
+  x1: number,
+  minWeight: number,
+): void {
+  const { height: h, width: w } = plan;
+  const { taps, radius: r } = plan.y;
+  const s = TILE_COLUMNS;
+  const tileN = columnTile(r);
+  const tileD = columnTile(r);
+  const outN = new Float64Array(BLOCK_ROWS * s);
+  const outD = new Float64Array(BLOCK_ROWS * s);
+  const sums = tapSums(taps);
+  const runs = newRuns(BLOCK_ROWS + 2 * r);
+  const most = maxRuns(BLOCK_ROWS, r, directLineNs(BLOCK_ROWS, r));
+  forEachColumnTile(h, x0, x1, (xa, cols, yb, rows) => {
+    const e1 = yb + rows + 2 * r;
+    gatherColumns(num, w, xa, cols, s, idx, yb, e1, 0, tileN);
+    gatherColumns(den, w, xa, cols, s, idx, yb, e1, 0, tileD);
+    if (findRowRuns(tileD, s, cols, rows + 2 * r, most, runs)) {
+      rowRunsTaps(tileD, s, cols, runs, sums, outD, rows);
+      for (let c = 0; c < cols; c++) {
+        // a column without valid pixels in reach (e.g. a no-data block) is all zero
+        if (!zeroColumn(tileD, s, c, runs)) directTaps(tileN, c, s, taps, outN, c, s, rows);
+        else for (let y = 0; y < rows; y++) outN[y * s + c] = 0;
+      }
+    } else
+      for (let c = 0; c < cols; c++) {
+        // a column without valid pixels in reach (e.g. a no-data block) is all zero: skip its taps
+        if (!smoothLine(tileD, c, s, taps, sums, runs, outD, c, s, rows))
+          directTaps(tileN, c, s, taps, outN, c, s, rows);
+        else for (let y = 0; y < rows; y++) outN[y * s + c] = 0;
+      }
+    for (let y = 0; y < rows; y++)
+      divide(outN, y * s, 1, outD, y * s, data, weight, (yb + y) * w + xa, cols, minWeight);
+  });
+}
+
+/**
+ * normalizedColsPass by FFT, in groups of columns: where every column's den is piecewise
+ * constant with few runs (rows with the same valid pixels in reach have equal weights), den by
+ * runs and num two tiles of columns per transform; else num in the real parts and den in the
+ * imaginary ones. Scratch: three tiles of about 8192 float64.
+ */
+class FftNormalizedCols {
+  private readonly lanes: number;
+  private readonly re: Float64Array;
+  private readonly im: Float64Array;
+  /** A group's den columns (stride 2 lanes), then their filtered values. */
+  private readonly group: Float64Array;
+  private readonly sums: Float64Array;
+  private readonly runs: Runs;
+  private readonly most: number;
+
+  constructor(
+    private readonly num: FloatArray,
+    private readonly den: FloatArray,
+    private readonly data: FloatArray,
+    private readonly weight: FloatArray | undefined,
+    private readonly plan: GaussianPlan,
+    private readonly idx: Int32Array,
+    private readonly minWeight: number,
+  ) {
+    const { fftLength: m, radius: r, taps } = plan.y;
+    this.lanes = tileLanes(m);
+    this.re = new Float64Array(m * this.lanes);
+    this.im = new Float64Array(m * this.lanes);
+    this.group = new Float64Array(idx.length * 2 * this.lanes);
+    this.sums = tapSums(taps);
+    this.runs = newRuns(idx.length);
+    this.most = maxRuns(plan.height, r, fftLineNs(m));
+  }
+
+  run(x0: number, x1: number): void {
+    for (let xa = x0; xa < x1;) {
+      const g = Math.min(2 * this.lanes, x1 - xa);
+      if (this.denByRuns(xa, g)) {
+        this.numPairs(xa, g);
+        xa += g;
+      } else {
+        for (const end = xa + g; xa < end; xa += this.lanes)
+          this.numDen(xa, Math.min(this.lanes, end - xa));
+      }
+    }
+  }
+
+  /**
+   * Filters den of columns [xa, xa + g) by runs into the group buffer (output y of column c at
+   * y g + c), unless some column has too many runs (false).
+   */
+  private denByRuns(xa: number, g: number): boolean {
+    const { group, idx, runs, most } = this;
+    const len = idx.length;
+    gatherColumns(this.den, this.plan.width, xa, g, g, idx, 0, len, 0, group);
+    for (let c = 0; c < g; c++) if (!findRuns(group, c, g, len, most, runs)) return false;
+    for (let c = 0; c < g; c++) {
+      findRuns(group, c, g, len, most, runs);
+      runsTaps(runs, this.sums, group, c, g, this.plan.height); // overwrites column c only
+    }
+    return true;
+  }
+
+  /** num of columns [xa, xa + g) by FFT, two tiles per transform, over den from denByRuns. */
+  private numPairs(xa: number, g: number): void {
+    const { re, im, idx, num, plan } = this;
+    const { height: h, width: w } = plan;
+    const { taps, radius: r, spectrum } = plan.y;
+    const len = idx.length;
+    const a = Math.min(this.lanes, g);
+    const b = g - a;
+    const pa = prepare(re, a, a, len, gatherFftTile(num, w, xa, a, a, idx, 0, re), taps);
+    const pb = prepare(im, a, b, len, gatherFftTile(num, w, xa + a, b, a, idx, 0, im), taps);
+    convolveLanesFft(re, im, a, spectrum);
+    restore(re, a, r, pa);
+    restore(im, a, r, pb);
+    for (let y = 0, o = r * a; y < h; y++, o += a) {
+      this.divide(re, o, pa.scale, this.group, y * g, y * w + xa, a);
+      this.divide(im, o, pb.scale, this.group, y * g + a, y * w + xa + a, b);
+    }
+  }
+
+  /** num and den of columns [xa, xa + a) by FFT, one transform. */
+  private numDen(xa: number, a: number): void {
+    const { re, im, idx, plan } = this;
+    const { height: h, width: w } = plan;
+    const { taps, radius: r, spectrum } = plan.y;
+    const len = idx.length;
+    const p = prepare(re, a, a, len, gatherFftTile(this.num, w, xa, a, a, idx, 0, re), taps);
+    gatherFftTile(this.den, w, xa, a, a, idx, 0, im);
     convolveLanesFft(re, im, a, spectrum);
     restore(re, a, r, p);
-    for (let y = 0; y < h; y++)
-      divide(re, im, (y + r) * a, p.scale, data, weight, y * w + xa, a, minWeight);
+    for (let y = 0, o = r * a; y < h; y++, o += a)
+      this.divide(re, o, p.scale, im, o, y * w + xa, a);
+  }
+
+  private divide(
+    n: Float64Array,
+    no: number,
+    scale: number,
+    d: Float64Array,
+    dOff: number,
+    off: number,
+    count: number,
+  ): void {
+    divide(n, no, scale, d, dOff, this.data, this.weight, off, count, this.minWeight);
   }
 }
 

@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import {
+  boundaryIndex,
   ConvolveError,
   convolveColsPass,
   convolveRowsPass,
   gaussianFilter,
+  gaussianKernel1d,
   gaussianPlan,
   normalizedColsPass,
   normalizedGaussianFilter,
@@ -167,6 +169,9 @@ test("auto picks direct taps for small radii and FFT for large ones", () => {
   const small = gaussianPlan([2000, 2000], { sigma: 1.5 });
   assert.equal(small.x.method, "direct");
   assert.equal(small.y.method, "direct");
+  const window = gaussianPlan([696, 2496], { sigma: 6 }); // a PS1 row window at small sigma
+  assert.equal(window.x.method, "direct");
+  assert.equal(window.y.method, "direct");
   const ps1 = gaussianPlan([2000, 1000], { sigma: 60 });
   assert.equal(ps1.x.method, "fft");
   assert.equal(ps1.y.method, "fft");
@@ -245,3 +250,86 @@ test("strip passes: typed errors for bad ranges, lengths and overlapping arrays"
   );
   assert.throws(() => gaussianPlan([0, 6], { sigma: 1 }), ConvolveError);
 });
+
+/** Normalised filter in float64 by plain loops (taps over boundaryIndex): the reference. */
+function bruteNormalized(
+  img: Float32Array,
+  [h, w]: [number, number],
+  sigma: number,
+  mode: BoundaryMode,
+): { data: Float64Array; weight: Float64Array } {
+  const k = gaussianKernel1d(sigma);
+  const r = (k.length - 1) >> 1;
+  const pass = (src: Float64Array, alongX: boolean) => {
+    const out = new Float64Array(h * w);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        let acc = 0;
+        for (let t = -r; t <= r; t++) {
+          const j = boundaryIndex(alongX ? x + t : y + t, alongX ? w : h, mode);
+          if (j >= 0) acc += k[t + r]! * src[alongX ? y * w + j : j * w + x]!;
+        }
+        out[y * w + x] = acc;
+      }
+    return out;
+  };
+  const valid = Float64Array.from(img, (v) => (Number.isNaN(v) ? 0 : 1));
+  const num = pass(
+    pass(
+      Float64Array.from(img, (v) => (Number.isNaN(v) ? 0 : v)),
+      true,
+    ),
+    false,
+  );
+  const weight = pass(pass(valid, true), false);
+  return { data: num.map((v, i) => (weight[i]! > 1e-10 ? v / weight[i]! : NaN)), weight };
+}
+
+/** 60 x 150 images: NaN patches and a no-data block (few runs), or 30% scattered NaNs (many). */
+function patchy(kind: "patches" | "scattered"): Float32Array {
+  const [h, w] = [60, 150];
+  let s = 99;
+  const u = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const img = Float32Array.from({ length: h * w }, () => 10 + 50 * u());
+  const nan = (y: number, x: number) => (img[y * w + x] = NaN);
+  if (kind === "scattered") {
+    for (let i = 0; i < h * w; i++) if (u() < 0.3) img[i] = NaN;
+    return img;
+  }
+  for (let y = 0; y < h; y++) for (let x = 0; x < 40; x++) if (y < 12 || x < 8) nan(y, x);
+  for (let y = 30; y < 45; y++) for (let x = 70; x < 120; x++) nan(y, x);
+  nan(50, 20);
+  return img;
+}
+
+for (const kind of ["patches", "scattered"] as const)
+  for (const [sigma, method] of [
+    [2.2, "direct"],
+    [6, "direct"],
+    [3, "fft"],
+    [6, "fft"],
+  ] as const)
+    test(`normalised ${kind}, sigma ${sigma} ${method}: every weight path matches loops`, () => {
+      const img = patchy(kind);
+      const shape: [number, number] = [60, 150];
+      for (const mode of ["constant", "reflect"] as const) {
+        const want = bruteNormalized(img, shape, sigma, mode);
+        const plan = gaussianPlan(shape, { sigma, mode, method });
+        // float32 intermediates as the pipeline's, in uneven bands
+        const [num, den] = [new Float32Array(60 * 150), new Float32Array(60 * 150)];
+        const [data, weight] = [new Float64Array(60 * 150), new Float64Array(60 * 150)];
+        for (const [y0, y1] of bands(60, 3))
+          normalizedRowsPass(img, undefined, num, den, plan, y0, y1);
+        for (const [x0, x1] of bands(150, 3))
+          normalizedColsPass(num, den, data, weight, plan, x0, x1);
+        for (let i = 0; i < want.data.length; i++) {
+          const what = `${mode} pixel ${i}`;
+          assert.equal(Number.isNaN(data[i]!), Number.isNaN(want.data[i]!), what);
+          if (!Number.isNaN(want.data[i]!))
+            assert.ok(Math.abs(data[i]! - want.data[i]!) <= 1e-6 * Math.abs(want.data[i]!), what);
+          assert.ok(Math.abs(weight[i]! - want.weight[i]!) <= 1e-7, what);
+          // no valid pixel in reach: exactly 0 by direct taps and runs
+          if (want.weight[i] === 0 && method === "direct") assert.equal(weight[i], 0, what);
+        }
+      }
+    });
