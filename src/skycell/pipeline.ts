@@ -396,8 +396,10 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
         failed: rowFailures,
       };
       // One row's saves may overlap the next row's assembly, no more (memory stays bounded).
-      await pendingRow;
-      pendingRow = Promise.all(saves)
+      // A failing row is heard when the next row (or the end of the run) waits for it; until
+      // then it is marked handled, so the process does not see an unhandled rejection.
+      const previous = pendingRow;
+      pendingRow = Promise.all([previous, ...saves])
         .then(() =>
           save(`recording row ${rowKey(job.projection, job.row)}`, (s) => s.completeRow(record)),
         )
@@ -405,6 +407,8 @@ export async function runSkycellPipeline(opts: SkycellRunOptions): Promise<Skyce
           rowsDone++;
           progress("saved", job);
         });
+      pendingRow.catch(() => undefined);
+      await previous;
     }
     await pendingRow;
     await save("flushing", (s) => s.flush());

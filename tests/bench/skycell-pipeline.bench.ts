@@ -302,8 +302,14 @@ async function throughput(ds: Ps1Dataset, sigma: number): Promise<void> {
       `| ${w} | ${mps(a).toFixed(2)} (${secs(a).toFixed(2)}) | ${mps(b).toFixed(2)} (${secs(b).toFixed(2)}) | ${(mps(a) / mps(b)).toFixed(2)} | ${cpuOf(a).toFixed(1)} (${(cpuOf(a) / secs(a)).toFixed(2)}) | ${cpuOf(b).toFixed(1)} (${(cpuOf(b) / secs(b)).toFixed(2)}) | ${rss(a).toFixed(0)} / ${rss(b).toFixed(0)} MiB |`,
     );
   }
+  // Scaling, and what bounds it on this machine: the cores the 1-worker run keeps busy already
+  // (2 / that is the most a second worker can give), and the CPU time the second one adds.
+  const scaling = (one: Side, two: Side) => {
+    const busy = (x: Side) => cpuOf(x) / secs(x);
+    return `${(mps(two) / mps(one)).toFixed(2)}x (cores busy ${busy(one).toFixed(2)} -> ${busy(two).toFixed(2)}, bound ${(2 / busy(one)).toFixed(2)}x; CPU time ${((100 * cpuOf(two)) / cpuOf(one) - 100).toFixed(0)}%)`;
+  };
   console.log(
-    `scaling 1 -> 2 workers: stagelab ${(mps("s2") / mps("s1")).toFixed(2)}x, numpy ${(mps("r2") / mps("r1")).toFixed(2)}x`,
+    `scaling 1 -> 2 workers: stagelab ${scaling("s1", "s2")}, numpy ${scaling("r1", "r2")}`,
   );
 
   console.log("\nwhere the time goes (medians; CPU s by thread, main thread's wall s by phase):");

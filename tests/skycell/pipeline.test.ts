@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import {
   runSkycellPipeline,
   SkycellConfigError,
+  SkycellPipelineError,
   SkycellResumeError,
   type SkycellProgress,
   type SkycellRunOptions,
@@ -314,6 +315,26 @@ test("inputs replaced at the same path are refused on resume; moved inputs resum
     runSkycellPipeline({ dataRoot: moved, ...first.tess, ...SMALL, outputDir: out }),
     (e: Error) => e instanceof SkycellResumeError && /from other inputs/.test(e.message),
   );
+});
+
+test("a save that fails stops the run with a typed error naming it; nothing is recorded for the unsaved rows; the next run completes it identically", async () => {
+  const out = path.join(tmp, "blocked-out");
+  fs.mkdirSync(path.join(out, "convolved_images.zarr"), { recursive: true });
+  // A file where the first projection's group should go: every cell write fails.
+  fs.writeFileSync(path.join(out, "convolved_images.zarr", "1847"), "in the way");
+  await assert.rejects(run(out), (e: Error) => {
+    assert.ok(e instanceof SkycellPipelineError, String(e));
+    assert.match(e.message, /the saver failed \(writing skycell\.1847\.\d{3}\)/);
+    return true;
+  });
+  const meta = JSON.parse(fs.readFileSync(path.join(out, "cell_metadata.json"), "utf8")) as {
+    rows: { projection: number }[];
+  };
+  assert.equal(meta.rows.filter((r) => r.projection === 1847).length, 0);
+  fs.rmSync(path.join(out, "convolved_images.zarr", "1847"));
+  const again = await run(out);
+  assert.equal(again.rowsDone, again.rowsTotal);
+  assert.deepEqual(snapshot(out), snapshot(reference));
 });
 
 test("bad configuration and mismatched earlier output give typed errors naming the problem", async () => {
