@@ -916,6 +916,39 @@ export interface CombinedBands {
 }
 
 /**
+ * The per-pixel loop of combineBands, over typed arrays and numbers only (params: weight,
+ * BOFFSET, BSOFTEN per band), so that its optimised code does not depend on the shapes of the
+ * header objects each piece brings. One sweep over the pixels, the bands inside: no float64
+ * sum image to write and re-read.
+ */
+function combinePixels(
+  images: Float32Array[],
+  masks: Uint16Array[],
+  params: Float64Array,
+  badMaskBits: number,
+  flux: Float32Array,
+  mask: Uint16Array,
+  valid: Uint8Array,
+): void {
+  const k = images.length;
+  for (let i = 0; i < flux.length; i++) {
+    let sum = 0;
+    let bits = 0;
+    let ok = 1;
+    for (let j = 0; j < k; j++) {
+      const v = linearize(images[j]![i]!, params[3 * j + 1]!, params[3 * j + 2]!);
+      const m = masks[j]![i]!;
+      bits |= m;
+      if (v !== v || (m & badMaskBits) !== 0) ok = 0;
+      sum += params[3 * j]! * v;
+    }
+    mask[i] = bits;
+    valid[i] = ok;
+    flux[i] = ok ? sum : NaN;
+  }
+}
+
+/**
  * Combine PS1 bands into one broad band: each band with a non-zero weight is linearised with its
  * own header's BOFFSET/BSOFTEN (as ps1Linearize) and added with its weight (float64 sums). Bands
  * with weight 0 are ignored entirely (their masks and NaNs too).
@@ -933,7 +966,10 @@ export function combineBands(
     return wt !== 0;
   });
   if (used.length === 0) throw new SkycellError("combineBands: every band weight is 0");
-  const bands = used.map(([band, wt]) => {
+  const images: Float32Array[] = [];
+  const masks: Uint16Array[] = [];
+  const params = new Float64Array(3 * used.length);
+  used.forEach(([band, wt], j) => {
     const px = bundle.bands[band];
     if (px === undefined) {
       throw new SkycellError(`combineBands: band ${band} has weight ${wt} but was not read`);
@@ -942,26 +978,13 @@ export function combineBands(
       throw new SkycellError(`combineBands: band ${band} does not have ${n} pixels`);
     }
     const { BOFFSET, BSOFTEN } = checkedAsinh(px.header);
-    return { image: px.image, mask: px.mask, wt, BOFFSET, BSOFTEN };
+    images.push(px.image);
+    masks.push(px.mask);
+    params.set([wt, BOFFSET, BSOFTEN], 3 * j);
   });
   const flux = new Float32Array(n);
   const mask = new Uint16Array(n);
   const valid = new Uint8Array(n);
-  // One sweep over the pixels, the bands inside: no float64 sum image to write and re-read.
-  for (let i = 0; i < n; i++) {
-    let sum = 0;
-    let bits = 0;
-    let ok = 1;
-    for (const band of bands) {
-      const v = linearize(band.image[i]!, band.BOFFSET, band.BSOFTEN);
-      const m = band.mask[i]!;
-      bits |= m;
-      if (v !== v || (m & badMaskBits) !== 0) ok = 0;
-      sum += band.wt * v;
-    }
-    mask[i] = bits;
-    valid[i] = ok;
-    flux[i] = ok ? sum : NaN;
-  }
+  combinePixels(images, masks, params, badMaskBits, flux, mask, valid);
   return { flux, mask, valid };
 }
