@@ -17,16 +17,20 @@
  *
  * Throughput: REPS rounds (STAGELAB_BENCH_REPS, default 3), each running stagelab with 1 and
  * 2 workers (worker threads, each reading and combining pieces, convolving strips and
- * compressing output chunks; plus the saver thread and the
- * main thread as assembler) and the reference with `--processes 1` (everything in one
- * process, in sequence) and `--processes 2` (a pool of 2 reading and combining, a saver
- * thread), in an order rotated every round, each into a fresh output directory. MP/s =
- * listed-cell megapixels / the run's own seconds (stagelab: runSkycellPipeline's report, from
- * its start, thread start-up included; reference: its "seconds", pool start-up included;
- * neither counts process start nor imports). Medians. CPU = user + system seconds of the run
- * (stagelab: the whole process; reference: the process and its pool), so CPU / wall is the
- * number of cores the run kept busy: on a 2-core machine that, more than the worker count,
- * bounds the 1 -> 2 worker scaling. stagelab's CPU is split by thread (main, workers, saver; "other": libuv's file-system pool and V8's helper threads). After
+ * compressing output chunks; plus the saver thread and the main thread as assembler) and the
+ * reference with `--processes 1` (everything in one process, in sequence) and `--processes 2`
+ * (a pool of 2 reading and combining, a saver thread), in an order rotated every round, each
+ * into a fresh output directory. MP/s = listed-cell megapixels / the run's own seconds
+ * (stagelab: runSkycellPipeline's report, from its start, thread start-up included;
+ * reference: its "seconds", pool start-up included; neither counts process start nor
+ * imports). Medians. CPU = user + system seconds of the run (stagelab: the whole process;
+ * reference: the process and its pool), so CPU / wall is the number of cores the run kept
+ * busy. On a 2-core machine that bounds the 1 -> 2 worker scaling: a 1-worker run that keeps
+ * c cores busy (stagelab's assembler, saver and file-system work run beside its worker) can
+ * gain at most 2 / c. Parallel efficiency = the 1-worker run's CPU seconds (its work on one
+ * core) / (2 x the 2-worker run's seconds): 100% is linear scaling from a one-core run.
+ * stagelab's CPU is split by thread (main, workers, saver; "other": libuv's file-system pool
+ * and V8's helper threads: compilation, GC). After
  * the first round a few cells of every output are compared with the reference's
  * (`--processes 1`): image within 1e-5 of the cell's largest |value|, same NaNs, weight within
  * 1e-6, mask equal; a mismatch fails the benchmark.
@@ -306,7 +310,10 @@ async function throughput(ds: Ps1Dataset, sigma: number): Promise<void> {
   // (2 / that is the most a second worker can give), and the CPU time the second one adds.
   const scaling = (one: Side, two: Side) => {
     const busy = (x: Side) => cpuOf(x) / secs(x);
-    return `${(mps(two) / mps(one)).toFixed(2)}x (cores busy ${busy(one).toFixed(2)} -> ${busy(two).toFixed(2)}, bound ${(2 / busy(one)).toFixed(2)}x; CPU time ${((100 * cpuOf(two)) / cpuOf(one) - 100).toFixed(0)}%)`;
+    // Parallel efficiency: the 1-worker run's CPU time (its work done on one core) over the
+    // core-seconds of the 2-worker run; 100% is linear scaling from a one-core run.
+    const efficiency = cpuOf(one) / (2 * secs(two));
+    return `${(mps(two) / mps(one)).toFixed(2)}x (cores busy ${busy(one).toFixed(2)} -> ${busy(two).toFixed(2)}, bound ${(2 / busy(one)).toFixed(2)}x; CPU time ${((100 * cpuOf(two)) / cpuOf(one) - 100).toFixed(0)}%; parallel efficiency ${(100 * efficiency).toFixed(0)}%)`;
   };
   console.log(
     `scaling 1 -> 2 workers: stagelab ${scaling("s1", "s2")}, numpy ${scaling("r1", "r2")}`,
