@@ -62,7 +62,7 @@ const bar = (p: SkycellProgress): string => {
   const width = 24;
   const filled = Math.round((width * p.rowsDone) / Math.max(1, p.rowsTotal));
   const q = p.queues;
-  return `[${"#".repeat(filled)}${".".repeat(width - filled)}] rows ${p.rowsDone}/${p.rowsTotal} | projection ${p.projection} row ${p.row} ${p.phase} | ${p.megapixelsPerSecond.toFixed(2)} MP/s | workers ${q.workers.running}+${q.workers.queued} ahead ${q.ahead} save ${q.save}${p.failed ? ` | ${p.failed} failed` : ""}`;
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}] rows ${p.rowsDone}/${p.rowsTotal} | projection ${p.projection} row ${p.row} ${p.phase} | ${p.megapixelsPerSecond.toFixed(2)} MP/s | workers ${q.workers.running} busy, ${q.workers.queued} waiting | ahead ${q.ahead} save ${q.save}${p.failed ? ` | ${p.failed} failed` : ""}`;
 };
 
 try {
