@@ -46,7 +46,7 @@ const api = {
   saveCell(cell: EncodedCell): Promise<void> {
     return inOrder(async () => {
       const root = path.join(dir, OUTPUT_STORE_NAME);
-      for (const a of cell.arrays) await writeEncodedZarr(root, a);
+      await writeEncodedZarr(root, cell.arrays);
       meta!.cells[cell.name] = cell.record;
     });
   },

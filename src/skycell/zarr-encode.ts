@@ -6,16 +6,16 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import {
-  checkDtype,
   DirectoryStore,
   DTYPES,
+  dtypeOf,
   ensureParentGroups,
   jsonBytes,
   normPath,
   v2ArrayMetadata,
+  ZarrDtypeError,
   ZarrError,
   ZarrShapeError,
-  type ZarrDtype,
   type ZarrTypedArray,
 } from "./zarr.js";
 
@@ -45,9 +45,8 @@ export function encodeZarrV2(
   opts: EncodeOptions,
 ): EncodedZarrArray {
   if (os.endianness() !== "LE") throw new ZarrError("encoding needs a little-endian machine");
-  const dtype: ZarrDtype = checkDtype(
-    Object.keys(DTYPES).find((k) => data instanceof DTYPES[k as ZarrDtype].ctor) ?? "?",
-  );
+  const dtype = dtypeOf(data);
+  if (dtype === undefined) throw new ZarrDtypeError(`cannot store a ${data.constructor.name}`);
   const [h, w] = shape;
   const [ch, cw] = opts.chunks;
   if (data.length !== h * w)
@@ -83,11 +82,27 @@ export function encodeZarrV2(
   return { path: normPath(arrayPath), files };
 }
 
-/** Write an encoded array under `root`, replacing whatever was at its path. */
-export async function writeEncodedZarr(root: string, array: EncodedZarrArray): Promise<void> {
-  const dir = path.join(root, ...array.path.split("/").filter(Boolean));
-  await fs.promises.rm(dir, { recursive: true, force: true });
-  await ensureParentGroups(new DirectoryStore(root), array.path === "/" ? "" : array.path, 2);
-  await fs.promises.mkdir(dir, { recursive: true });
-  await Promise.all(array.files.map((f) => fs.promises.writeFile(path.join(dir, f.key), f.bytes)));
+/**
+ * Write encoded arrays under `root`, each replacing whatever was at its path. The groups above
+ * them are checked once per parent (a cell's image, weight and mask share theirs).
+ */
+export async function writeEncodedZarr(
+  root: string,
+  arrays: readonly EncodedZarrArray[],
+): Promise<void> {
+  const store = new DirectoryStore(root);
+  const parents = new Set<string>();
+  for (const array of arrays) {
+    const dir = path.join(root, ...array.path.split("/").filter(Boolean));
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    const parent = path.posix.dirname(array.path);
+    if (!parents.has(parent)) {
+      await ensureParentGroups(store, array.path === "/" ? "" : array.path, 2);
+      parents.add(parent);
+    }
+    await fs.promises.mkdir(dir, { recursive: true });
+    await Promise.all(
+      array.files.map((f) => fs.promises.writeFile(path.join(dir, f.key), f.bytes)),
+    );
+  }
 }

@@ -198,12 +198,13 @@ function checkDims(what: string, v: readonly number[], min: number): void {
   }
 }
 
-export function checkDtype(d: string): ZarrDtype {
+function checkDtype(d: string): ZarrDtype {
   if (!(d in DTYPES)) throw new ZarrDtypeError(`unsupported dtype ${JSON.stringify(d)}`);
   return d as ZarrDtype;
 }
 
-function dtypeOf(data: ZarrTypedArray): ZarrDtype | undefined {
+/** The dtype of a typed array this module stores, or undefined. */
+export function dtypeOf(data: ZarrTypedArray): ZarrDtype | undefined {
   for (const [k, v] of Object.entries(DTYPES)) if (data instanceof v.ctor) return k as ZarrDtype;
   return undefined;
 }

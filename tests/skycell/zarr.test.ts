@@ -238,21 +238,20 @@ test(
     ] as const) {
       const want = pattern(dtype, 37 * 50);
       // An earlier, larger array at the same path: its extra chunks must not survive.
-      await writeEncodedZarr(
-        root,
+      await writeEncodedZarr(root, [
         encodeZarrV2(`1847/skycell.1847.003/${dtype}`, pattern(dtype, 64 * 64), [64, 64], {
           chunks: [8, 8],
           compressor: "zlib",
           fillValue: fill,
         }),
-      );
+      ]);
       const enc = encodeZarrV2(`1847/skycell.1847.003/${dtype}`, want, [37, 50], {
         chunks: [16, 20],
         compressor: "zlib",
         fillValue: fill,
       });
       assert.equal(enc.files.length, 1 + 3 * 3);
-      await writeEncodedZarr(root, enc);
+      await writeEncodedZarr(root, [enc]);
       const out = path.join(root, "got.bin");
       const meta = JSON.parse(
         await py(["read", root, `1847/skycell.1847.003/${dtype}`, out]),
