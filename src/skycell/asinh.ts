@@ -41,6 +41,8 @@ export function hasPs1Asinh(header: Record<string, unknown>): boolean {
   return typeof header["BOFFSET"] === "number" && typeof header["BSOFTEN"] === "number";
 }
 
+const LN10_OVER_2_5 = 1 / PS1_ASINH_ALPHA;
+
 /**
  * One linear value, rounded to float32, from a compressed value c (boffset, bsoften checked).
  * 2 sinh(u) = t - 1/t with t = exp(u): one exp instead of Math.sinh's two, which halves the
@@ -52,8 +54,6 @@ export function linearize(c: number, boffset: number, bsoften: number): number {
   const t = Math.exp(u);
   return Math.fround(boffset + bsoften * (t - 1 / t));
 }
-
-const LN10_OVER_2_5 = 1 / PS1_ASINH_ALPHA;
 
 /** Linear flux from asinh-compressed stack values. */
 export function ps1Linearize(values: ArrayLike<number>, header: Ps1AsinhHeader): Float32Array {
